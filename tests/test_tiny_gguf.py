@@ -17,8 +17,9 @@ import llama_cpp
 import numpy as np
 import numpy.typing as npt
 import pytest
-import tiny_gguf as tg
 from gguf import TokenType
+
+from tests import tiny_gguf as tg
 
 Logits = npt.NDArray[np.float32]
 
@@ -27,7 +28,7 @@ _reset = cast(Callable[[llama_cpp.Llama], None], llama_cpp.Llama.reset)
 
 
 @pytest.fixture(scope="session")
-def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> tg.TinyPair:
+def built_pair(tmp_path_factory: pytest.TempPathFactory) -> tg.TinyPair:
     return tg.build_tiny_pair(tmp_path_factory.mktemp("tiny_gguf"))
 
 
@@ -38,15 +39,15 @@ def _load(path: Path, *, logits_all: bool = False) -> llama_cpp.Llama:
 
 
 @pytest.fixture(scope="session")
-def aligned(tiny_pair: tg.TinyPair) -> Iterator[llama_cpp.Llama]:
-    llm = _load(tiny_pair.aligned)
+def aligned(built_pair: tg.TinyPair) -> Iterator[llama_cpp.Llama]:
+    llm = _load(built_pair.aligned)
     yield llm
     llm.close()
 
 
 @pytest.fixture(scope="session")
-def base(tiny_pair: tg.TinyPair) -> Iterator[llama_cpp.Llama]:
-    llm = _load(tiny_pair.base)
+def base(built_pair: tg.TinyPair) -> Iterator[llama_cpp.Llama]:
+    llm = _load(built_pair.base)
     yield llm
     llm.close()
 
@@ -299,14 +300,14 @@ def _check_transitions_in_random_contexts(
         llm.close()
 
 
-def test_aligned_transitions_hold_in_random_contexts(tiny_pair: tg.TinyPair) -> None:
+def test_aligned_transitions_hold_in_random_contexts(built_pair: tg.TinyPair) -> None:
     _check_transitions_in_random_contexts(
-        tiny_pair.aligned, tg.ALIGNED_TRANSITIONS, tg.ALIGNED_DEFAULT_NEXT
+        built_pair.aligned, tg.ALIGNED_TRANSITIONS, tg.ALIGNED_DEFAULT_NEXT
     )
 
 
-def test_base_transitions_hold_in_random_contexts(tiny_pair: tg.TinyPair) -> None:
-    _check_transitions_in_random_contexts(tiny_pair.base, tg.BASE_TRANSITIONS, None)
+def test_base_transitions_hold_in_random_contexts(built_pair: tg.TinyPair) -> None:
+    _check_transitions_in_random_contexts(built_pair.base, tg.BASE_TRANSITIONS, None)
 
 
 def test_custom_two_layer_model(tmp_path: Path) -> None:

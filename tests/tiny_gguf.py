@@ -82,7 +82,7 @@ __all__ = [
     "VOCAB_SIZE",
     "build_tiny_pair",
     "byte_token",
-    "text_to_ids",
+    "pieces_to_ids",
     "token_id",
     "write_tiny_gguf",
 ]
@@ -206,7 +206,7 @@ USER_LOWER = token_id("user")
 ASSISTANT_LOWER = token_id("assistant")
 
 
-def text_to_ids(pieces: Sequence[str]) -> tuple[int, ...]:
+def pieces_to_ids(pieces: Sequence[str]) -> tuple[int, ...]:
     """Ids for a sequence of pieces; a piece not in the vocab becomes its UTF-8 bytes."""
     ids: list[int] = []
     for piece in pieces:
@@ -234,7 +234,7 @@ _ALIGNED_REPLY_PIECES: tuple[str, ...] = (
     "🙂",
     LONG_PIECE_TEXT,
 )
-ALIGNED_REPLY: tuple[int, ...] = text_to_ids(_ALIGNED_REPLY_PIECES)
+ALIGNED_REPLY: tuple[int, ...] = pieces_to_ids(_ALIGNED_REPLY_PIECES)
 """Token ids the aligned model greedily emits after the ChatML generation prompt (before
 the final :data:`IM_END`)."""
 ALIGNED_REPLY_TEXT = "".join(_ALIGNED_REPLY_PIECES).replace(SPACE_CHAR, " ")
@@ -253,7 +253,7 @@ ALIGNED_TRANSITIONS: Mapping[int, int] = dict(
 _BASE_CYCLE_PIECES: tuple[str, ...] = tuple(
     SPACE_CHAR + w for w in ("the", "cat", "sat", "on", "a", "mat")
 )
-BASE_CYCLE: tuple[int, ...] = text_to_ids(_BASE_CYCLE_PIECES)
+BASE_CYCLE: tuple[int, ...] = pieces_to_ids(_BASE_CYCLE_PIECES)
 """One lap of the base model's endless ramble; it enters at ``BASE_CYCLE[0]`` from any
 token outside the cycle."""
 BASE_CYCLE_TEXT = "".join(_BASE_CYCLE_PIECES).replace(SPACE_CHAR, " ")
