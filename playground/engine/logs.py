@@ -15,13 +15,14 @@ from typing import Any
 
 logger = logging.getLogger("playground.llama")
 
-# ggml_log_level: NONE, INFO, WARN, ERROR, DEBUG, CONT
+# ggml_log_level as ggml.h has it now: NONE, DEBUG, INFO, WARN, ERROR, CONT. (The
+# wrapper's own table is the older order and files INFO lines as warnings.)
 _LEVELS = {
     0: logging.CRITICAL,
-    1: logging.INFO,
-    2: logging.WARNING,
-    3: logging.ERROR,
-    4: logging.DEBUG,
+    1: logging.DEBUG,
+    2: logging.INFO,
+    3: logging.WARNING,
+    4: logging.ERROR,
 }
 
 _lock = threading.Lock()

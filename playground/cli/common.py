@@ -1,0 +1,38 @@
+"""What several subcommands share: loading the config and opening a model by id or path."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from playground.config import Config, ConfigError, load_config, open_model
+from playground.engine.errors import EngineError
+from playground.engine.llama_model import LlamaModel, LoadOptions
+
+
+class CliError(Exception):
+    """Printed as `playground: error: ...` with exit code 2."""
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(getattr(args, "config", None))
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def open_by_id(args: argparse.Namespace, model_id: str, models_sharing: int = 1) -> LlamaModel:
+    """A model id from models.toml, or a direct path to a .gguf file."""
+    try:
+        if model_id.endswith(".gguf") or Path(model_id).is_file():
+            return LlamaModel(model_id, LoadOptions())
+        config = config_from(args)
+        return open_model(config.model(model_id), models_sharing)
+    except (ConfigError, EngineError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def fail(message: str) -> int:
+    print(f"playground: error: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,91 @@
+"""`playground generate`: stream one model's continuation of a prompt, as text or JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from playground.cli.common import CliError, fail, open_by_id
+from playground.engine.errors import EngineError
+from playground.engine.types import Finished, TokenEvent
+from playground.engine.utf8 import hex_escape
+from playground.sampling import cli_args
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="continue a prompt with one model and stream the tokens",
+        description="The prompt is raw text (special-token text such as <|im_start|> is "
+        "parsed as special tokens); BOS is added when the model expects one.",
+    )
+    p.add_argument("--model", required=True, help="model id from models.toml, or a .gguf path")
+    p.add_argument("--prompt", required=True, help="the raw prompt text")
+    p.add_argument("--max-tokens", type=int, default=128, metavar="N")
+    p.add_argument(
+        "--n-probs", type=int, default=5, metavar="N", help="alternatives per token in --json"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per token, then a summary")
+    cli_args.add_sampler_args(p)
+    p.set_defaults(run=run)
+
+
+def token_json(ev: TokenEvent) -> dict[str, Any]:
+    return {
+        "id": ev.id,
+        "piece": hex_escape(ev.piece),
+        "special": ev.special,
+        "logprob": round(ev.logprob, 6),
+        "top": [
+            {"id": t.id, "piece": hex_escape(t.piece), "logprob": round(t.logprob, 6)}
+            for t in ev.top
+        ],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = cli_args.settings_from_args(args)
+        model = open_by_id(args, args.model)
+    except (CliError, ValueError) as exc:
+        return fail(str(exc))
+    try:
+        prompt = model.tokenize(args.prompt, special=True, add_bos=model.vocab.add_bos)
+        stop = list(getattr(settings, "stop", ()) or ())
+        max_tokens = args.max_tokens
+        out = sys.stdout
+        for item in model.stream(
+            prompt, settings=settings, max_tokens=max_tokens, stop=stop, top_k=args.n_probs
+        ):
+            if isinstance(item, TokenEvent):
+                if args.json:
+                    out.write(json.dumps(token_json(item), ensure_ascii=False) + "\n")
+                else:
+                    out.write(item.text)
+                out.flush()
+            elif isinstance(item, Finished):
+                if args.json:
+                    summary = {
+                        "done": True,
+                        "reason": item.reason.value,
+                        "tokens": item.tokens,
+                        "tok_per_s": round(item.tok_per_s, 2),
+                        "prompt_tokens": item.prompt_tokens,
+                    }
+                    out.write(json.dumps(summary) + "\n")
+                else:
+                    out.write("\n")
+                    print(
+                        f"[{item.reason.value}: {item.tokens} tokens, {item.tok_per_s:.1f} tok/s]",
+                        file=sys.stderr,
+                    )
+    except EngineError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        print("\n[cancelled]", file=sys.stderr)
+        return 130
+    finally:
+        model.close()
+    return 0

