@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from playground.analysis.contexts import (
-    URIAL_STOP,
     BaseContext,
     Prompt,
     aligned_prompt,
@@ -98,10 +97,19 @@ def run_comparison(
     settings = settings or SamplerSettings()
     a_prompt = aligned_prompt(aligned, query)
     b_prompt = base_prompt(base, query, base_context, aligned)
-    a_gen = generate(aligned, a_prompt, settings=settings, max_tokens=max_tokens, top_k=top_k)
-    b_stop = (URIAL_STOP,) if base_context == "urial" else ()
+    stop = tuple(settings.stop)
+    a_gen = generate(
+        aligned, a_prompt, settings=settings, max_tokens=max_tokens, stop=stop, top_k=top_k
+    )
+    # The base side stops where its layout says a reply ends (URIAL: at the next query);
+    # the aligned model ends its turn itself.
     b_gen = generate(
-        base, b_prompt, settings=settings, max_tokens=max_tokens, stop=b_stop, top_k=top_k
+        base,
+        b_prompt,
+        settings=settings,
+        max_tokens=max_tokens,
+        stop=stop + b_prompt.stop,
+        top_k=top_k,
     )
 
     def aligned_under_base() -> ShiftAnalysis:
@@ -218,8 +226,16 @@ def comparison_to_json(c: Comparison) -> dict[str, Any]:
         "reply": c.aligned.text,
         "base_reply": c.base.text,
         "prompts": {
-            "aligned": {"mode": c.aligned.prompt.mode, "text": c.aligned.prompt.text},
-            "base": {"mode": c.base.prompt.mode, "text": c.base.prompt.text},
+            "aligned": {
+                "mode": c.aligned.prompt.mode,
+                "template": c.aligned.prompt.template,
+                "text": c.aligned.prompt.text,
+            },
+            "base": {
+                "mode": c.base.prompt.mode,
+                "template": c.base.prompt.template,
+                "text": c.base.prompt.text,
+            },
         },
         "settings": {**asdict(c.settings), "max_tokens": c.max_tokens},
         "stop": {"aligned": c.aligned.finished.reason.value, "base": c.base.finished.reason.value},

@@ -4,31 +4,24 @@ URIAL gave the aligned model its chat template and the base model the bare query
 `# Query:` / `# Answer:` layout. The playground lets the user pick the base side's wrapping
 (`same` template as the aligned model, `urial`, or `raw`) and always shows the exact text.
 
-Rendering goes through `playground.templates` when it is importable; until then a small
-sandboxed Jinja fallback renders the GGUF's own template (ChatML when it has none).
+Templates come from `playground.templates` (the aligned model's own GGUF template, or a
+family default when its GGUF has none; `urial-plain` for the URIAL layout).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from playground.engine.llama_model import LlamaModel
+from playground.templates.base import Template
+from playground.templates.registry import resolve_template
 
 BaseContext = Literal["same", "urial", "raw"]
 BASE_CONTEXTS: tuple[BaseContext, ...] = ("same", "urial", "raw")
 
-URIAL_LAYOUT = "# Query:\n{query}\n\n# Answer:\n"
-"""URIAL's plain layout without its in-context examples."""
-URIAL_STOP = "# Query"
-"""URIAL stops the base model where it would start the next query."""
-
-_CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
-    "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
+URIAL_TEMPLATE = "urial-plain"
+"""URIAL's layout without its preamble and examples, as the paper's analysis wrapped queries."""
 
 
 @dataclass(frozen=True)
@@ -39,31 +32,25 @@ class Prompt:
     ids: tuple[int, ...]
     mode: str
     """'template' (the model's own), 'same', 'urial' or 'raw'."""
+    template: str
+    """The template's name ('-' for the raw query)."""
+    stop: tuple[str, ...] = ()
+    """Strings that end a reply in this layout (URIAL's '# Query')."""
 
 
-def _render_chat(model: LlamaModel, query: str) -> str:
-    """The model's chat template applied to one user message, with the generation prompt."""
-    messages = [{"role": "user", "content": query}]
-    bos = model.vocab.pieces[model.vocab.bos].decode() if model.vocab.bos is not None else ""
-    eos = model.vocab.pieces[model.vocab.eos].decode() if model.vocab.eos is not None else ""
-    # Looked up at run time: the templates module is being written alongside this one.
-    try:
-        templates = importlib.import_module("playground.templates")
-    except ImportError:
-        templates = None
-    resolve_template: Any = getattr(templates, "resolve_template", None)
-    if resolve_template is not None:
-        template: Any = resolve_template(None, model.info)
-        text: str = template.render(
-            messages, add_generation_prompt=True, bos_token=bos, eos_token=eos
-        )
-        return text
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+def _special_text(model: LlamaModel, token: int | None) -> str:
+    if token is None:
+        return ""
+    return model.vocab.pieces[token].decode("utf-8", errors="replace")
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=False, lstrip_blocks=False)
-    source = model.info.chat_template or _CHATML
-    return env.from_string(source).render(
-        messages=messages, add_generation_prompt=True, bos_token=bos, eos_token=eos
+
+def _render(template: Template, model: LlamaModel, query: str) -> str:
+    """One user message with the generation prompt, BOS/EOS text of `model` (who reads it)."""
+    return template.render(
+        [{"role": "user", "content": query}],
+        add_generation_prompt=True,
+        bos_token=_special_text(model, model.vocab.bos),
+        eos_token=_special_text(model, model.vocab.eos),
     )
 
 
@@ -78,10 +65,16 @@ def _ids(model: LlamaModel, text: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
+def chat_template(model: LlamaModel) -> Template:
+    """The model's own chat template, or its family default when the GGUF has none."""
+    return resolve_template("default", model.info, model.vocab)
+
+
 def aligned_prompt(model: LlamaModel, query: str) -> Prompt:
     """The aligned model's own chat template around the query."""
-    text = _render_chat(model, query)
-    return Prompt(text, _ids(model, text), "template")
+    template = chat_template(model)
+    text = _render(template, model, query)
+    return Prompt(text, _ids(model, text), "template", template.name, template.stop)
 
 
 def base_prompt(
@@ -96,13 +89,15 @@ def base_prompt(
 
     Raises:
         ValueError: an unknown mode.
+        TemplateError: the template failed to render.
     """
     if mode == "same":
-        text = _render_chat(aligned or model, query)
+        template = chat_template(aligned or model)
     elif mode == "urial":
-        text = URIAL_LAYOUT.format(query=query)
+        template = resolve_template(URIAL_TEMPLATE)
     elif mode == "raw":
-        text = query
+        return Prompt(query, _ids(model, query), "raw", "-")
     else:
         raise ValueError(f"unknown base context {mode!r}; valid: {', '.join(BASE_CONTEXTS)}")
-    return Prompt(text, _ids(model, text), mode)
+    text = _render(template, model, query)
+    return Prompt(text, _ids(model, text), mode, template.name, template.stop)

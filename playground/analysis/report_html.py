@@ -1,0 +1,314 @@
+"""A one-file HTML report of a comparison that a teacher can hand out.
+
+Everything is inline (CSS, JS, the SVG plot); the page loads nothing from the network and
+uses only system fonts. Token pieces are model output and can contain anything, `<script>`
+included: the markup escapes every piece with `html.escape`, the per-token data travels as
+JSON inside a `<script type="application/json">` with `<`, `>` and `&` escaped, and the
+script builds the detail view with `textContent` only, never `innerHTML`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import asdict
+from typing import Any
+
+from playground.analysis.compare import Comparison, piece_text
+from playground.analysis.shift import ShiftAnalysis, ShiftClass, TokenShift
+
+CLASS_NOTE = (
+    "Each token of the reply is ranked in the other model's next-token distribution, over "
+    "its whole vocabulary, given the other model's own prompt and the reply so far "
+    "(URIAL, Lin et al. 2023). Unshifted: rank 1, the other model would have picked it too. "
+    "Marginal: rank 2 or 3. Shifted: rank 4 or worse. KL is KL(producer || scorer) of the "
+    "two next-token distributions at that position."
+)
+CROSS_VOCAB_NOTE = (
+    "The two models have different vocabularies, so the reply text was re-tokenized by the "
+    "scoring model and each token was paired with the scoring token that starts at the same "
+    "byte offset. Where the two tokenizations split the text differently (dotted underline), "
+    "the rank and probability shown are those of the scoring model's token that starts there "
+    "or covers that offset: an approximation. The end-of-turn token is mapped to the scoring "
+    "model's own end-of-turn token. KL is not defined across vocabularies."
+)
+
+_CSS = """
+:root{--un:#d9f2d9;--ma:#ffe9a8;--sh:#ffb3b3;--ink:#1d1d1f;--mute:#5f6368}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);
+max-width:980px;margin:1.5em auto;padding:0 1em;line-height:1.45}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+pre,.mono,.reply{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace}
+pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap;word-break:break-word}
+.reply{white-space:pre-wrap;word-break:break-word;background:#fafafa;padding:.6em;
+border:1px solid #ddd;line-height:1.9}
+.tok{border-radius:3px;padding:1px 0;cursor:default}
+.tok:focus,.tok.sel{outline:2px solid #1a57d6;outline-offset:1px}
+.unshifted{background:var(--un)}.marginal{background:var(--ma)}.shifted{background:var(--sh)}
+.approx{text-decoration:underline dotted #333}
+.special{border:1px solid #888;font-size:.85em;padding:0 2px}
+.bar{display:flex;height:1.6em;border:1px solid #999;margin:.4em 0}
+.bar div{height:100%;font-size:.8em;display:flex;align-items:center;justify-content:center;
+overflow:hidden;white-space:nowrap}
+.detail{position:sticky;top:0;background:#fff;border:1px solid #bbb;padding:.5em;
+min-height:7em;margin:.6em 0;z-index:1}
+.cols{display:flex;gap:1.5em;flex-wrap:wrap}
+table{border-collapse:collapse;font-size:.9em}td,th{padding:1px 6px;text-align:left}
+tr.hit td{font-weight:bold;background:#eef}
+.note{color:var(--mute);font-size:.92em}
+.legend span{padding:0 .5em;margin-right:.5em}
+"""
+
+_JS = """
+(function(){
+function fmt(lp){if(lp===null||lp===undefined)return'-';var p=Math.exp(lp);
+return (p*100).toFixed(p<0.001?4:1)+'%';}
+function table(title,rows,hit){var t=document.createElement('table');
+var c=document.createElement('caption');c.textContent=title;t.appendChild(c);
+rows.forEach(function(r,i){var tr=document.createElement('tr');if(r[0]===hit)tr.className='hit';
+[String(i+1),JSON.stringify(r[1]),fmt(r[2])].forEach(function(x){
+var td=document.createElement('td');td.textContent=x;tr.appendChild(td);});
+t.appendChild(tr);});return t;}
+function show(sec,i){var data=JSON.parse(document.getElementById('data-'+sec).textContent);
+var t=data.tokens[i],d=document.getElementById('detail-'+sec);
+document.querySelectorAll('.tok.sel').forEach(function(e){e.classList.remove('sel');});
+var el=document.getElementById('t-'+sec+'-'+i);if(el)el.classList.add('sel');
+while(d.firstChild)d.removeChild(d.firstChild);
+var h=document.createElement('div');h.className='head';
+h.textContent='#'+i+' '+JSON.stringify(t.piece)+' \\u2014 '+t.cls+', rank '+t.rank+' under '
++data.scorer+(t.approx?' (approximate: paired with '+JSON.stringify(t.opiece)+')':'')
++'; p('+data.producer+') = '+fmt(t.plp)+', p('+data.scorer+') = '+fmt(t.olp)
++(t.kl===null?'':', KL = '+t.kl.toFixed(3));
+d.appendChild(h);var cols=document.createElement('div');cols.className='cols';
+cols.appendChild(table(data.producer+' top-'+t.ptop.length,t.ptop,t.id));
+cols.appendChild(table(data.scorer+' top-'+t.otop.length,t.otop,t.oid));
+d.appendChild(cols);}
+document.querySelectorAll('.tokens').forEach(function(box){var sec=box.getAttribute('data-sec');
+function on(ev){var e=ev.target.closest?ev.target.closest('.tok'):null;
+if(e)show(sec,+e.getAttribute('data-i'));}
+box.addEventListener('mouseover',on);box.addEventListener('focusin',on);});
+})();
+"""
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _json_script(value: Any) -> str:
+    """JSON that cannot end its <script> element or open a comment."""
+    raw = json.dumps(value, ensure_ascii=True, allow_nan=False)
+    return raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _lp(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x, 5)
+
+
+def _top(entries: Any) -> list[list[Any]]:
+    return [[e.id, piece_text(e.piece), _lp(e.logprob)] for e in entries]
+
+
+def _token_data(t: TokenShift) -> dict[str, Any]:
+    return {
+        "piece": piece_text(t.piece),
+        "id": t.id,
+        "oid": t.other_id,
+        "opiece": piece_text(t.other_piece),
+        "cls": t.shift.value,
+        "rank": t.other_rank,
+        "plp": _lp(t.producer_logprob),
+        "olp": _lp(t.other_logprob),
+        "kl": _lp(t.kl),
+        "approx": t.approximate,
+        "ptop": _top(t.producer_top),
+        "otop": _top(t.other_top),
+    }
+
+
+def _summary_bar(a: ShiftAnalysis) -> str:
+    s = a.summary
+    parts = []
+    for cls in ShiftClass:
+        r = s.ratio(cls)
+        count = {"unshifted": s.unshifted, "marginal": s.marginal, "shifted": s.shifted}[cls]
+        parts.append(
+            f'<div class="{cls.value}" style="width:{r * 100:.3f}%" '
+            f'title="{cls.value}: {count}">{count if r > 0.04 else ""}</div>'
+        )
+    text = (
+        f"{s.total} tokens: {s.unshifted} unshifted ({s.ratio(ShiftClass.UNSHIFTED):.1%}), "
+        f"{s.marginal} marginal ({s.ratio(ShiftClass.MARGINAL):.1%}), "
+        f"{s.shifted} shifted ({s.shifted_ratio:.1%})"
+    )
+    if s.approximate:
+        text += f"; {s.approximate} approximate (tokenizations differ)"
+    if s.mean_kl is not None:
+        text += f"; mean KL {s.mean_kl:.3f} ({a.kl_method})"
+    return f'<div class="bar" role="img" aria-label="{_esc(text)}">{"".join(parts)}</div>' + (
+        f'<p class="summary">{_esc(text)}</p>'
+    )
+
+
+def _plot(a: ShiftAnalysis) -> str:
+    """Rank per position on a log scale, coloured by class, with the rank-4 threshold."""
+    n = len(a.tokens)
+    w, h, pad = 900, 180, 30
+    if n == 0:
+        return "<p>(empty reply)</p>"
+    max_rank = max(t.other_rank for t in a.tokens)
+    top = max(1.0, math.log10(max(max_rank, 10)))
+    colors = {"unshifted": "#4caf50", "marginal": "#e0a800", "shifted": "#e53935"}
+    bw = (w - 2 * pad) / n
+    bars = []
+    for t in a.tokens:
+        y = math.log10(t.other_rank) / top * (h - 2 * pad)
+        x = pad + t.index * bw
+        title = f"#{t.index} {piece_text(t.piece)!r}: rank {t.other_rank} ({t.shift.value})"
+        bars.append(
+            f'<rect x="{x:.2f}" y="{h - pad - max(y, 1.5):.2f}" width="{max(bw - 0.5, 0.5):.2f}" '
+            f'height="{max(y, 1.5):.2f}" fill="{colors[t.shift.value]}">'
+            f"<title>{_esc(title)}</title></rect>"
+        )
+    y4 = h - pad - math.log10(4) / top * (h - 2 * pad)
+    ticks = []
+    for k in range(int(top) + 1):
+        yk = h - pad - k / top * (h - 2 * pad)
+        ticks.append(
+            f'<text x="{pad - 4}" y="{yk + 4:.1f}" font-size="10" text-anchor="end">{10**k}</text>'
+        )
+    label = "rank under the scoring model (log scale) by position in the reply"
+    return (
+        f'<svg class="plot" viewBox="0 0 {w} {h}" width="100%" role="img" '
+        f'aria-label="{label}" xmlns="http://www.w3.org/2000/svg">'
+        f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#333"/>'
+        f'<line x1="{pad}" y1="{y4:.1f}" x2="{w - pad}" y2="{y4:.1f}" stroke="#e53935" '
+        f'stroke-dasharray="4 3"/><text x="{w - pad}" y="{y4 - 3:.1f}" font-size="10" '
+        f'text-anchor="end">rank 4: shifted above</text>'
+        + "".join(ticks)
+        + "".join(bars)
+        + f'<text x="{w / 2}" y="{h - 8}" font-size="11" text-anchor="middle">'
+        f"position in the reply (0 to {n - 1})</text></svg>"
+    )
+
+
+def _deciles(a: ShiftAnalysis) -> str:
+    rows = "".join(
+        f"<tr><td>{i * 10}-{i * 10 + 10}%</td><td>{u}</td><td>{m}</td><td>{s}</td></tr>"
+        for i, (u, m, s) in enumerate(a.summary.by_decile)
+    )
+    return (
+        "<table class=deciles><tr><th>part of reply</th><th>unshifted</th><th>marginal</th>"
+        f"<th>shifted</th></tr>{rows}</table>"
+    )
+
+
+def _tokens(a: ShiftAnalysis, sec: int) -> str:
+    out = []
+    for t in a.tokens:
+        cls = [t.shift.value, "tok"]
+        if t.approximate:
+            cls.append("approx")
+        if t.special:
+            cls.append("special")
+        out.append(
+            f'<span id="t-{sec}-{t.index}" class="{" ".join(cls)}" tabindex="0" '
+            f'data-i="{t.index}">{_esc(piece_text(t.piece))}</span>'
+        )
+    return "".join(out)
+
+
+def _most_shifted(a: ShiftAnalysis) -> str:
+    if not a.summary.most_shifted:
+        return "<p>No shifted tokens.</p>"
+    items = []
+    for i in a.summary.most_shifted:
+        t = a.tokens[i]
+        items.append(
+            f"<li><span class=mono>{_esc(repr(piece_text(t.piece)))}</span> at #{i}: rank "
+            f"{t.other_rank}, top choice there "
+            f"<span class=mono>{_esc(repr(piece_text(t.other_top[0].piece)))}</span></li>"
+            if t.other_top
+            else f"<li>#{i}: rank {t.other_rank}</li>"
+        )
+    return "<ol>" + "".join(items) + "</ol>"
+
+
+def _section(a: ShiftAnalysis, sec: int, producer: str, scorer: str, title: str) -> str:
+    data = {
+        "producer": producer,
+        "scorer": scorer,
+        "tokens": [_token_data(t) for t in a.tokens],
+    }
+    vocab_note = (
+        f'<p class="note"><b>Approximation.</b> {_esc(CROSS_VOCAB_NOTE)}</p>'
+        if a.vocab != "shared"
+        else f'<p class="note">Shared vocabulary: ranks are exact, by token id. KL: '
+        f"{_esc(a.kl_method or 'not computed')}.</p>"
+    )
+    return (
+        f"<section><h2>{_esc(title)}</h2>{_summary_bar(a)}{vocab_note}"
+        f'<p class="note">Hover over a token, or focus it with Tab, to see both top-k '
+        f"lists.</p>"
+        f'<div class="detail" id="detail-{sec}" aria-live="polite">'
+        f"Hover or focus a token.</div>"
+        f'<div class="reply tokens" data-sec="{sec}">{_tokens(a, sec)}</div>'
+        f"<h3>Shifts by position</h3>{_plot(a)}{_deciles(a)}"
+        f"<h3>Most shifted tokens</h3>{_most_shifted(a)}"
+        f'<script type="application/json" id="data-{sec}">{_json_script(data)}</script>'
+        f"</section>"
+    )
+
+
+def render_html(c: Comparison) -> str:
+    """The whole report page for one comparison."""
+    base, aligned = c.base_name, c.aligned_name
+    if c.direction == "aligned":
+        main_title = f"The aligned reply ({aligned}), ranked by the base model ({base})"
+        main = _section(c.analysis, 0, "aligned", "base", main_title)
+    else:
+        main_title = f"The base reply ({base}), ranked by the aligned model ({aligned})"
+        main = _section(c.analysis, 0, "base", "aligned", main_title)
+    reverse = ""
+    if c.reverse is not None:
+        reverse = _section(
+            c.reverse,
+            1,
+            "base",
+            "aligned",
+            f"The other direction: the base reply ({base}), ranked by the aligned model",
+        )
+    settings = {**asdict(c.settings), "max_tokens": c.max_tokens}
+    settings_rows = "".join(
+        f"<tr><td>{_esc(str(k))}</td><td>{_esc(str(v))}</td></tr>" for k, v in settings.items()
+    )
+    legend = (
+        '<p class="legend"><span class="unshifted">unshifted: rank 1</span>'
+        '<span class="marginal">marginal: rank 2-3</span>'
+        '<span class="shifted">shifted: rank 4+</span>'
+        '<span class="approx">approximate pairing</span></p>'
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Token distribution shift</title>"
+        f"<style>{_CSS}</style></head><body>"
+        "<h1>Token distribution shift: what alignment changed</h1>"
+        f"<p>Base model: <b>{_esc(base)}</b>. Aligned model: <b>{_esc(aligned)}</b>. "
+        f"Base context: <b>{_esc(c.base.prompt.mode)}</b>. Vocabularies: "
+        f"<b>{_esc(c.analysis.vocab)}</b>.</p>"
+        f"<p class=note>{_esc(CLASS_NOTE)}</p>{legend}"
+        f"<h2>The query</h2><pre>{_esc(c.query)}</pre>"
+        f"{main}{reverse}"
+        "<h2>The base model's own reply, for contrast</h2>"
+        f"<pre>{_esc(c.base.text)}</pre>"
+        f"<h2>The aligned model's reply</h2><pre>{_esc(c.aligned.text)}</pre>"
+        f"<h2>Exact prompts</h2><h3>Aligned ({_esc(aligned)}), its chat template</h3>"
+        f"<pre>{_esc(c.aligned.prompt.text)}</pre>"
+        f"<h3>Base ({_esc(base)}), context: {_esc(c.base.prompt.mode)}</h3>"
+        f"<pre>{_esc(c.base.prompt.text)}</pre>"
+        f"<h2>Sampler settings (both models)</h2><table>{settings_rows}</table>"
+        f"<script>{_JS}</script></body></html>"
+    )

@@ -1,0 +1,139 @@
+"""`playground compare`: the token-shift analysis of one query, as text, JSON or an HTML page.
+
+Generates the aligned model's reply (its own template) and the base model's own reply (the
+context the user picks), scores the analysed reply under the other model in one batched
+pass, and prints the per-token classes (URIAL's unshifted / marginal / shifted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from playground.analysis.compare import Comparison, comparison_to_json, run_comparison
+from playground.analysis.contexts import BASE_CONTEXTS
+from playground.analysis.shift import ShiftClass
+from playground.cli.common import CliError, config_from, fail, open_by_id
+from playground.engine.errors import EngineError
+from playground.engine.utf8 import hex_escape
+from playground.sampling import cli_args
+from playground.templates.errors import TemplateError
+
+DEFAULT_MAX_TOKENS = 256
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "compare",
+        help="per-token probability shift between the base and the aligned model",
+        description="Generate the aligned reply and the base model's own reply to PROMPT "
+        "(greedy unless sampler flags say otherwise), then rank every token of the analysed "
+        "reply in the other model's distribution: unshifted (rank 1), marginal (2-3), "
+        "shifted (4+), as in URIAL (Lin et al. 2023).",
+    )
+    p.add_argument("--prompt", required=True, help="the user's query")
+    p.add_argument("--base", metavar="ID", help="base model id or .gguf path (default: the pair)")
+    p.add_argument(
+        "--aligned", metavar="ID", help="aligned model id or .gguf path (default: the pair)"
+    )
+    p.add_argument(
+        "--base-context",
+        choices=BASE_CONTEXTS,
+        default="urial",
+        help="what the base model sees: the aligned model's template ('same'), URIAL's "
+        "# Query: / # Answer: layout ('urial', the default), or the bare query ('raw')",
+    )
+    p.add_argument(
+        "--direction",
+        choices=("aligned", "base", "both"),
+        default="aligned",
+        help="analyse the aligned reply under the base model (default), the base reply under "
+        "the aligned model, or both",
+    )
+    p.add_argument("--top", type=int, default=5, metavar="K", help="top-k list size per token")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    cli_args.add_sampler_args(p)
+    p.set_defaults(run=run)
+
+
+def _model_ids(args: argparse.Namespace) -> tuple[str, str]:
+    base, aligned = args.base, args.aligned
+    if base is None or aligned is None:
+        pair = config_from(args).pair
+        base = base or pair.base
+        aligned = aligned or pair.aligned
+    return base, aligned
+
+
+def _print_text(c: Comparison) -> None:
+    a = c.analysis
+    s = a.summary
+    producer, scorer = (
+        (c.aligned_name, c.base_name) if c.direction == "aligned" else (c.base_name, c.aligned_name)
+    )
+    out = sys.stdout
+    out.write(f"{producer}'s reply, ranked by {scorer} ({a.vocab} vocabulary):\n\n")
+    marks = {ShiftClass.UNSHIFTED: " ", ShiftClass.MARGINAL: "~", ShiftClass.SHIFTED: "!"}
+    for t in a.tokens:
+        approx = "*" if t.approximate else " "
+        kl = f"  KL {t.kl:.3f}" if t.kl is not None else ""
+        piece = repr(hex_escape(t.piece))
+        out.write(
+            f"{marks[t.shift]}{approx}{t.index:4d} {piece:24} rank {t.other_rank:<7}"
+            f"logp {t.producer_logprob:8.3f} / {t.other_logprob:8.3f}{kl}\n"
+        )
+    out.write(
+        f"\n{s.total} tokens: {s.unshifted} unshifted, {s.marginal} marginal, {s.shifted} "
+        f"shifted ({s.shifted_ratio:.1%})"
+        + (f"; {s.approximate} approximate (*)" if s.approximate else "")
+        + "\n"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = cli_args.settings_from_args(args)
+        base_id, aligned_id = _model_ids(args)
+        max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
+        base = open_by_id(args, base_id, models_sharing=2)
+    except (CliError, ValueError) as exc:
+        return fail(str(exc))
+    try:
+        aligned = open_by_id(args, aligned_id, models_sharing=2)
+    except CliError as exc:
+        base.close()
+        return fail(str(exc))
+    try:
+        c = run_comparison(
+            base,
+            aligned,
+            args.prompt,
+            base_context=args.base_context,
+            settings=settings,
+            max_tokens=max_tokens,
+            direction=args.direction,
+            top_k=args.top,
+        )
+        if args.html:
+            from playground.analysis.report_html import render_html
+
+            Path(args.html).write_text(render_html(c), encoding="utf-8")
+        if args.json:
+            sys.stdout.write(json.dumps(comparison_to_json(c), ensure_ascii=False) + "\n")
+        else:
+            _print_text(c)
+            if args.html:
+                print(f"report written to {args.html}", file=sys.stderr)
+    except (EngineError, TemplateError, ValueError, OSError) as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        print("\n[cancelled]", file=sys.stderr)
+        return 130
+    finally:
+        base.close()
+        aligned.close()
+    return 0
