@@ -1,0 +1,159 @@
+"""Conversations saved as they happen: one JSONL file per conversation, one line per event.
+
+Each line is flushed as soon as it is written, so a crash or a kill loses at most the tokens
+that had not reached the screen yet, and the next start can rebuild the conversation from the
+file. Nothing here imports Textual: the store is plain data in, plain data out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from playground.engine.types import Finished, TokenEvent, TokenKind, TopEntry
+
+DATA_DIR_ENV = "PLAYGROUND_DATA_DIR"
+"""Overrides where conversations, exports and screenshots go (tests point it at tmp)."""
+
+
+def data_dir() -> Path:
+    """The user data directory (platformdirs, no app author), or $PLAYGROUND_DATA_DIR."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("playground", appauthor=False))
+
+
+def conversations_dir() -> Path:
+    return data_dir() / "conversations"
+
+
+def token_record(ev: TokenEvent) -> dict[str, Any]:
+    """A token event as JSON: bytes as hex, so any piece survives the round trip."""
+    return {
+        "i": ev.index,
+        "id": ev.id,
+        "piece": ev.piece.hex(),
+        "kind": ev.kind.value,
+        "text": ev.text,
+        "lp": round(ev.logprob, 5),
+        "pa": round(ev.prob_after, 5),
+        "eog": ev.is_eog,
+        "top": [[t.id, t.piece.hex(), round(t.logprob, 5)] for t in ev.top],
+        "trace": _jsonable(ev.trace),
+    }
+
+
+def token_from_record(rec: dict[str, Any]) -> TokenEvent:
+    return TokenEvent(
+        index=int(rec["i"]),
+        id=int(rec["id"]),
+        piece=bytes.fromhex(rec["piece"]),
+        kind=TokenKind(rec["kind"]),
+        text=str(rec["text"]),
+        logprob=float(rec["lp"]),
+        top=tuple(TopEntry(int(i), bytes.fromhex(p), float(lp)) for i, p, lp in rec["top"]),
+        prob_after=float(rec["pa"]),
+        is_eog=bool(rec["eog"]),
+        trace=rec.get("trace"),
+    )
+
+
+def finished_record(fin: Finished) -> dict[str, Any]:
+    return {
+        "reason": fin.reason.value,
+        "tokens": fin.tokens,
+        "elapsed_s": round(fin.elapsed_s, 4),
+        "tok_s": round(fin.tok_per_s, 2),
+        "prompt_tokens": fin.prompt_tokens,
+        "reused_tokens": fin.reused_tokens,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Sampler traces and settings are dataclasses or plain values: keep what JSON can hold."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    fields = getattr(value, "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: _jsonable(getattr(value, name)) for name in fields}
+    return repr(value)
+
+
+def jsonable(value: Any) -> Any:
+    """Public alias: settings objects and traces as JSON-ready values."""
+    return _jsonable(value)
+
+
+@dataclass
+class ConversationFile:
+    """An append-only JSONL log of one conversation."""
+
+    path: Path
+    id: str
+    _fh: TextIO | None = field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, directory: Path | None = None) -> ConversationFile:
+        directory = directory or conversations_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        conv_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
+        return cls(directory / f"{conv_id}.jsonl", conv_id)
+
+    @classmethod
+    def open_existing(cls, path: Path) -> ConversationFile:
+        return cls(path, path.stem)
+
+    def append(self, kind: str, **payload: Any) -> None:
+        """Write one event and flush it to the OS at once."""
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("a", encoding="utf-8")
+        record = {"type": kind, "t": round(time.time(), 3), **payload}
+        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        yield from read_events(self.path)
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Every intact line of a conversation file; a torn last line (a kill mid-write) is skipped."""
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+def latest_conversation(directory: Path | None = None) -> Path | None:
+    """The most recently written conversation file, if any."""
+    directory = directory or conversations_dir()
+    if not directory.is_dir():
+        return None
+    files = sorted(directory.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    return files[-1] if files else None

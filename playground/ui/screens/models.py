@@ -1,0 +1,89 @@
+"""The models panel: pick a model per side from models.toml, load it, see GPU offload."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Select, Static
+
+from playground.ui.transcript import SIDES
+
+if TYPE_CHECKING:
+    from playground.ui.app import PlaygroundApp
+
+
+class ModelsScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    ModelsScreen { align: center middle; }
+    ModelsScreen > Vertical { width: 95%; height: auto; max-height: 95%;
+                              border: round $accent; background: $surface; padding: 0 1; }
+    ModelsScreen .status { height: auto; color: $text-muted; margin-bottom: 1; }
+    """
+    BINDINGS = [Binding("escape,f5", "dismiss", "Close")]
+
+    @property
+    def playground(self) -> PlaygroundApp:
+        return cast("PlaygroundApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        app = self.playground
+        config = app.config
+        choices = [
+            (f"{s.name} ({s.role})", mid) for mid, s in (config.models.items() if config else [])
+        ]
+        with Vertical():
+            yield Label(f"models.toml: {config.source if config else '(none)'}")
+            for side in SIDES:
+                spec = app.specs.get(side)
+                yield Label(f"[b]{side}[/b]")
+                yield Select(
+                    choices,
+                    value=spec.id if spec is not None else Select.BLANK,
+                    prompt="pick a model",
+                    id=f"pick-{side}",
+                )
+                yield Button(f"Load for {side}", id=f"load-{side}")
+                yield Static("", classes="status", id=f"status-{side}")
+
+    def on_mount(self) -> None:
+        self._refresh_status()
+        self.set_interval(0.25, self._refresh_status)
+
+    def _refresh_status(self) -> None:
+        app = self.playground
+        for side in SIDES:
+            model = app.models.get(side)
+            pane = app.pane(side)
+            if pane.loading:
+                text = "loading... (the app keeps running)"
+            elif side in app.load_errors:
+                text = f"[red]error:[/red] {app.load_errors[side]}"
+            elif model is not None:
+                info = model.info
+                offload = info.offload.describe() if info.offload else "offload unknown"
+                text = (
+                    f"{info.name} · {info.architecture} · vocab {info.n_vocab} · "
+                    f"n_ctx {info.n_ctx} · {info.n_threads} threads · loaded in "
+                    f"{info.load_s:.1f}s\n{offload}"
+                )
+            else:
+                text = "no model"
+            self.query_one(f"#status-{side}", Static).update(text)
+
+    @on(Button.Pressed)
+    def _load(self, event: Button.Pressed) -> None:
+        if not event.button.id or not event.button.id.startswith("load-"):
+            return
+        side = event.button.id.removeprefix("load-")
+        value = self.query_one(f"#pick-{side}", Select).value
+        config = self.playground.config
+        if not isinstance(value, str) or config is None:
+            self.notify("Pick a model first.", severity="warning")
+            return
+        self.playground.load_side(side, config.models[value])
+        self._refresh_status()

@@ -1,0 +1,125 @@
+"""The sampling panel: per-model settings and tricks, with presets, applied live.
+
+The form is built from the SamplerSettings dataclass itself, so every knob the sampling
+module adds shows up here. A change replaces the side's settings object; a stream in
+progress reads it before its next token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Select, Switch, TabbedContent, TabPane
+
+from playground.sampling.presets import BUILTIN_PRESETS
+from playground.sampling.settings import SamplerSettings
+from playground.ui.transcript import SIDES
+
+if TYPE_CHECKING:
+    from playground.ui.app import PlaygroundApp
+
+EDITABLE = (int, float, bool, str)
+
+
+def editable_fields() -> list[dataclasses.Field[Any]]:
+    """The settings a form can edit: numbers, switches and plain strings."""
+    defaults = SamplerSettings()
+    return [
+        f
+        for f in dataclasses.fields(SamplerSettings)
+        if isinstance(getattr(defaults, f.name), EDITABLE)
+    ]
+
+
+def parse_value(current: Any, raw: str) -> Any:
+    """The typed value of a form entry, in the type of the current value. Raises ValueError."""
+    if isinstance(current, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, float):
+        return float(raw)
+    return raw
+
+
+class SamplingScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    SamplingScreen { align: center middle; }
+    SamplingScreen > TabbedContent { width: 95%; height: 95%; border: round $accent;
+                                     background: $surface; }
+    SamplingScreen .row { height: 3; }
+    SamplingScreen .row Label { width: 24; padding: 1 1 0 0; }
+    SamplingScreen .row Input { width: 1fr; }
+    """
+    BINDINGS = [Binding("escape,f4", "dismiss", "Close")]
+
+    @property
+    def playground(self) -> PlaygroundApp:
+        return cast("PlaygroundApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        presets = [(name, name) for name in BUILTIN_PRESETS]
+        with TabbedContent():
+            for side in SIDES:
+                current = self.playground.settings[side]
+                with TabPane(side, id=f"tab-{side}"), VerticalScroll():
+                    yield Label(f"{side}: changes apply live, from the next token")
+                    yield Select(presets, prompt="preset...", id=f"preset-{side}")
+                    for f in editable_fields():
+                        value = getattr(current, f.name)
+                        with Horizontal(classes="row"):
+                            yield Label(f.name)
+                            if isinstance(value, bool):
+                                yield Switch(value, id=f"{side}--{f.name}")
+                            else:
+                                yield Input(str(value), id=f"{side}--{f.name}")
+
+    def _split(self, widget_id: str | None) -> tuple[str, str] | None:
+        if not widget_id or "--" not in widget_id:
+            return None
+        side, name = widget_id.split("--", 1)
+        return side, name
+
+    @on(Input.Submitted)
+    @on(Input.Blurred)
+    def _input_done(self, event: Input.Submitted | Input.Blurred) -> None:
+        where = self._split(event.input.id)
+        if where is None:
+            return
+        side, name = where
+        current = getattr(self.playground.settings[side], name)
+        try:
+            value = parse_value(current, event.input.value)
+            self.playground.update_setting(side, **{name: value})
+        except (ValueError, TypeError) as exc:
+            self.notify(f"{name}: {exc}", severity="error")
+
+    @on(Switch.Changed)
+    def _switch(self, event: Switch.Changed) -> None:
+        where = self._split(event.switch.id)
+        if where is not None:
+            self.playground.update_setting(where[0], **{where[1]: event.value})
+
+    @on(Select.Changed)
+    def _preset(self, event: Select.Changed) -> None:
+        if not event.select.id or not event.select.id.startswith("preset-"):
+            return
+        if not isinstance(event.value, str):
+            return
+        side = event.select.id.removeprefix("preset-")
+        preset = BUILTIN_PRESETS[event.value]
+        self.playground.set_settings(side, preset)
+        for f in editable_fields():
+            value = getattr(preset, f.name)
+            widget = self.query_one(f"#{side}--{f.name}")
+            if isinstance(widget, Switch):
+                widget.value = bool(value)
+            elif isinstance(widget, Input):
+                widget.value = str(value)
+        self.notify(f"{side}: preset {event.value}")

@@ -1,0 +1,48 @@
+"""The shift analysis of one turn, as the panes and the inspector need it.
+
+The analysis module does the work (one batched teacher-forced pass, full-vocabulary ranks,
+alignment by text across vocabularies); this turns its rows into per-token views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from playground.analysis.shift import analyse_reply
+from playground.engine.llama_model import LlamaModel
+from playground.engine.types import TokenEvent
+from playground.ui.transcript import OtherView
+
+
+def analyse_turn(
+    producer: LlamaModel,
+    scorer: LlamaModel,
+    producer_context: Sequence[int],
+    scorer_context: Sequence[int],
+    reply: Sequence[int],
+    events: Sequence[TokenEvent],
+) -> list[OtherView | None]:
+    """How `scorer` ranks each token of `producer`'s reply; one view per reply token."""
+    if not reply:
+        return []
+    result = analyse_reply(
+        producer,
+        scorer,
+        producer_context=producer_context,
+        scorer_context=scorer_context,
+        reply=reply,
+        events=events,
+        top_k=5,
+        with_kl=False,
+    )
+    views: list[OtherView | None] = [None] * len(reply)
+    for row in result.tokens:
+        if 0 <= row.index < len(views):
+            views[row.index] = OtherView(
+                rank=row.other_rank,
+                logprob=row.other_logprob,
+                top=tuple((t.piece, t.logprob) for t in row.other_top),
+                shift_class=row.shift.value,
+                approximate=row.approximate,
+            )
+    return views

@@ -1,0 +1,91 @@
+"""What each pane holds: the turns of one side of the conversation, with their token data.
+
+Plain data (no Textual), so the conversation store can rebuild it from a file and the tests
+can inspect it without reading the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from playground.engine.types import Finished, TokenEvent, TokenKind
+
+SIDES = ("base", "aligned")
+
+
+@dataclass(frozen=True, slots=True)
+class PromptToken:
+    """One token of the prompt as the model saw it (template tokens included)."""
+
+    id: int
+    piece: bytes
+    kind: TokenKind
+    special: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OtherView:
+    """How the other model saw one token of this reply (from teacher-forced scoring)."""
+
+    rank: int | None
+    logprob: float | None
+    top: tuple[tuple[bytes, float], ...]
+    shift_class: str | None
+    """unshifted / marginal / shifted (URIAL's thresholds), or None where not comparable."""
+    approximate: bool = False
+
+
+@dataclass
+class Turn:
+    """One user message and this side's reply to it."""
+
+    user: str
+    mode: str
+    """"chat" or "document"."""
+    template: str
+    prompt: list[PromptToken] = field(default_factory=list)
+    prompt_text: str = ""
+    events: list[TokenEvent] = field(default_factory=list)
+    finished: Finished | None = None
+    reason: str | None = None
+    """Why it stopped, as shown: eog, max_tokens, stopped, error..."""
+    error: str | None = None
+    other: list[OtherView | None] = field(default_factory=list)
+    settings: Any = None
+
+    @property
+    def reply_text(self) -> str:
+        if self.finished is not None:
+            return self.finished.text
+        return "".join(e.text for e in self.events)
+
+    @property
+    def running(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class SideTranscript:
+    """All turns of one side."""
+
+    side: str
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def last(self) -> Turn | None:
+        return self.turns[-1] if self.turns else None
+
+    def history(self) -> list[dict[str, str]]:
+        """Chat messages of the finished turns, with this side's own replies."""
+        messages: list[dict[str, str]] = []
+        for turn in self.turns:
+            if turn.mode != "chat" or turn.error is not None:
+                continue
+            messages.append({"role": "user", "content": turn.user})
+            messages.append({"role": "assistant", "content": turn.reply_text})
+        return messages
+
+    def token_positions(self) -> list[tuple[int, int]]:
+        """(turn index, token index) of every selectable reply token, in order."""
+        return [(t, i) for t, turn in enumerate(self.turns) for i in range(len(turn.events))]

@@ -1,0 +1,1 @@
+"""Reusable widgets; each owns its DEFAULT_CSS."""

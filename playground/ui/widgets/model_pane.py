@@ -1,0 +1,132 @@
+"""One side of the comparison: title, the streaming reply in one of three views, status."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Label, Static
+
+from playground.ui.transcript import SideTranscript
+from playground.ui.widgets.token_render import View, render_transcript
+
+
+class ModelPane(Widget, can_focus=True):
+    """A pane that shows one side's transcript and lets the user pick a token."""
+
+    DEFAULT_CSS = """
+    ModelPane { height: 1fr; width: 1fr; border: round $primary-darken-2; }
+    ModelPane:focus-within, ModelPane:focus { border: round $accent; }
+    ModelPane > .pane-title { height: 1; width: 1fr; background: $boost; text-style: bold; }
+    ModelPane > VerticalScroll { height: 1fr; }
+    ModelPane > .pane-status { height: 1; width: 1fr; color: $text-muted; }
+    """
+
+    BINDINGS = [
+        Binding("v", "cycle_view", "View"),
+        Binding("left", "move(-1)", "Prev token", show=False),
+        Binding("right", "move(1)", "Next token", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+    ]
+
+    view: reactive[View] = reactive(View.TEXT)
+    cursor: reactive[int] = reactive(-1)
+
+    class TokenSelected(Message):
+        def __init__(self, pane: ModelPane, turn: int, index: int) -> None:
+            super().__init__()
+            self.pane = pane
+            self.turn = turn
+            self.index = index
+
+    def __init__(self, side: str, transcript: SideTranscript, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.side = side
+        self.transcript = transcript
+        self.model_name = "(no model)"
+        self.status_text = ""
+        self.show_prompt = True
+        self._dirty = False
+        self.repaints = 0
+        """How many times the body was re-rendered (the bench and tests read it)."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("", classes="pane-title")
+        with VerticalScroll():
+            yield Static("", classes="pane-body", expand=True)
+        yield Label("", classes="pane-status")
+
+    def on_mount(self) -> None:
+        self.refresh_title()
+        self.refresh_body()
+
+    # ------------------------------------------------------------------ painting
+
+    def refresh_title(self) -> None:
+        title = f"{self.side}: {self.model_name}  [{self.view.value}]"
+        self.query_one(".pane-title", Label).update(title)
+
+    def set_status(self, text: str) -> None:
+        self.status_text = text
+        self.query_one(".pane-status", Label).update(text)
+
+    def mark_dirty(self) -> None:
+        """Repaint on the next frame, however many batches arrive before it."""
+        if not self._dirty:
+            self._dirty = True
+            self.call_after_refresh(self.refresh_body)
+
+    def refresh_body(self) -> None:
+        self._dirty = False
+        self.repaints += 1
+        body = self.query_one(".pane-body", Static)
+        body.update(render_transcript(self.transcript, self.view, self.cursor, self.show_prompt))
+        scroller = self.query_one(VerticalScroll)
+        if self.cursor < 0:
+            scroller.scroll_end(animate=False, immediate=False)
+
+    def watch_view(self) -> None:
+        if self.is_mounted:
+            self.refresh_title()
+            self.refresh_body()
+
+    def watch_cursor(self) -> None:
+        if self.is_mounted:
+            self.refresh_body()
+            positions = self.transcript.token_positions()
+            if 0 <= self.cursor < len(positions):
+                turn, index = positions[self.cursor]
+                self.post_message(self.TokenSelected(self, turn, index))
+
+    # ------------------------------------------------------------------ actions
+
+    def action_cycle_view(self) -> None:
+        self.view = self.view.next()
+
+    def action_move(self, delta: int) -> None:
+        n = len(self.transcript.token_positions())
+        if n == 0:
+            return
+        start = n - 1 if self.cursor < 0 else self.cursor
+        self.cursor = max(0, min(n - 1, start + delta if self.cursor >= 0 else start))
+
+    def action_jump(self, where: int) -> None:
+        n = len(self.transcript.token_positions())
+        if n:
+            self.cursor = where % n
+
+    def select(self, flat: int) -> None:
+        n = len(self.transcript.token_positions())
+        if 0 <= flat < n:
+            self.cursor = flat
+
+    def on_click(self, event: events.Click) -> None:
+        tok = event.style.meta.get("tok")
+        if isinstance(tok, int):
+            self.focus()
+            self.select(tok)

@@ -1,0 +1,146 @@
+"""Thread workers for generation, scoring and loading, and the messages they post.
+
+Each model runs in its own thread worker (one group per side, exclusive, so a new turn
+cancels the old one). Workers never touch widgets: they talk to the app with `post_message`,
+which is thread-safe. Tokens are batched per frame (about 30 a second) so a fast model does
+not make the app repaint once per token, and the tok/s status uses `can_replace` so only the
+latest value is ever painted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+from textual.worker import get_current_worker
+
+from playground.engine.llama_model import LlamaModel
+from playground.engine.types import Finished, TokenEvent
+from playground.ui.transcript import OtherView
+
+FRAME_S = 1 / 30
+"""Tokens are handed to the UI at most this often."""
+
+
+class TokensArrived(Message):
+    """A batch of tokens from one side's stream."""
+
+    def __init__(self, side: str, turn: int, events: list[TokenEvent]) -> None:
+        super().__init__()
+        self.side = side
+        self.turn = turn
+        self.events = events
+
+
+class RateUpdate(Message):
+    """Latest tokens and tok/s of one side: a newer one replaces an unprocessed older one."""
+
+    def __init__(self, side: str, tokens: int, tok_s: float) -> None:
+        super().__init__()
+        self.side = side
+        self.tokens = tokens
+        self.tok_s = tok_s
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RateUpdate) and message.side == self.side
+
+
+class GenerationDone(Message):
+    def __init__(self, side: str, turn: int, finished: Finished) -> None:
+        super().__init__()
+        self.side = side
+        self.turn = turn
+        self.finished = finished
+
+
+class ScoresReady(Message):
+    """The other model's teacher-forced view of one side's reply."""
+
+    def __init__(self, side: str, turn: int, views: list[OtherView | None]) -> None:
+        super().__init__()
+        self.side = side
+        self.turn = turn
+        self.views = views
+
+
+class ModelReady(Message):
+    def __init__(self, side: str, model: LlamaModel, spec: Any) -> None:
+        super().__init__()
+        self.side = side
+        self.model = model
+        self.spec = spec
+
+
+def generate(
+    target: MessagePump,
+    side: str,
+    turn: int,
+    model: LlamaModel,
+    prompt: Sequence[int],
+    settings: Callable[[], Any],
+    max_tokens: int,
+    make_sampler: Any = None,
+) -> Finished:
+    """Stream one reply, posting batches of tokens; runs inside a thread worker.
+
+    Raises whatever the engine raises (PromptTooLong, DecodeError): the app's single
+    Worker.StateChanged handler turns it into a message in the pane.
+    """
+    worker = get_current_worker()
+    kwargs: dict[str, Any] = {}
+    if make_sampler is not None:
+        kwargs["make_sampler"] = make_sampler
+    stream = model.stream(
+        prompt,
+        settings=settings,
+        max_tokens=max_tokens,
+        top_k=5,
+        cancel=lambda: worker.is_cancelled,
+        **kwargs,
+    )
+    batch: list[TokenEvent] = []
+    count = 0
+    t_first = 0.0
+    last_post = time.monotonic()
+    try:
+        for item in stream:
+            if isinstance(item, Finished):
+                if batch:
+                    target.post_message(TokensArrived(side, turn, batch))
+                target.post_message(RateUpdate(side, item.tokens, item.tok_per_s))
+                target.post_message(GenerationDone(side, turn, item))
+                return item
+            if count == 0:
+                t_first = time.monotonic()
+            count += 1
+            batch.append(item)
+            now = time.monotonic()
+            if now - last_post >= FRAME_S:
+                target.post_message(TokensArrived(side, turn, batch))
+                elapsed = now - t_first
+                target.post_message(RateUpdate(side, count, count / elapsed if elapsed else 0.0))
+                batch = []
+                last_post = now
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # releases the model's lock when the worker stops early
+    raise RuntimeError("the stream ended without a Finished event")
+
+
+def score_reply(
+    target: MessagePump, side: str, turn: int, analyse: Callable[[], list[OtherView | None]]
+) -> None:
+    """Run the shift analysis of one reply (teacher-forced, in the scorer's thread)."""
+    target.post_message(ScoresReady(side, turn, analyse()))
+
+
+def load_model(
+    target: MessagePump, side: str, spec: Any, opener: Callable[[Any], LlamaModel]
+) -> None:
+    """Load one model off the UI thread; a failure surfaces through Worker.StateChanged."""
+    model = opener(spec)
+    target.post_message(ModelReady(side, model, spec))
