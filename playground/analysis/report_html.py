@@ -155,17 +155,17 @@ def _summary_bar(a: ShiftAnalysis) -> str:
 def _plot(a: ShiftAnalysis) -> str:
     """Rank per position on a log scale, coloured by class, with the rank-4 threshold."""
     n = len(a.tokens)
-    w, h, pad = 900, 180, 30
+    w, h, pad, left = 900, 180, 30, 56
     if n == 0:
         return "<p>(empty reply)</p>"
     max_rank = max(t.other_rank for t in a.tokens)
     top = max(1.0, math.log10(max(max_rank, 10)))
     colors = {"unshifted": "#4caf50", "marginal": "#e0a800", "shifted": "#e53935"}
-    bw = (w - 2 * pad) / n
+    bw = (w - left - pad) / n
     bars = []
     for t in a.tokens:
         y = math.log10(t.other_rank) / top * (h - 2 * pad)
-        x = pad + t.index * bw
+        x = left + t.index * bw
         title = f"#{t.index} {piece_text(t.piece)!r}: rank {t.other_rank} ({t.shift.value})"
         bars.append(
             f'<rect x="{x:.2f}" y="{h - pad - max(y, 1.5):.2f}" width="{max(bw - 0.5, 0.5):.2f}" '
@@ -183,8 +183,8 @@ def _plot(a: ShiftAnalysis) -> str:
     return (
         f'<svg class="plot" viewBox="0 0 {w} {h}" width="100%" role="img" '
         f'aria-label="{label}" xmlns="http://www.w3.org/2000/svg">'
-        f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#333"/>'
-        f'<line x1="{pad}" y1="{y4:.1f}" x2="{w - pad}" y2="{y4:.1f}" stroke="#e53935" '
+        f'<line x1="{left}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#333"/>'
+        f'<line x1="{left}" y1="{y4:.1f}" x2="{w - pad}" y2="{y4:.1f}" stroke="#e53935" '
         f'stroke-dasharray="4 3"/><text x="{w - pad}" y="{y4 - 3:.1f}" font-size="10" '
         f'text-anchor="end">rank 4: shifted above</text>'
         + "".join(ticks)
