@@ -239,18 +239,20 @@ def test_score_matches_token_by_token_decoding(which: str, request: pytest.Fixtu
         assert s.top[0].id == e.id
 
 
+def _raw_row(model: LlamaModel, context: list[int], target: int) -> np.ndarray:
+    rows: list[np.ndarray] = []
+    model.score(context, [target], row_hook=lambda _i, r, _l: rows.append(r.copy()))
+    return rows[0]
+
+
 def test_score_rank_against_brute_force(tiny_base: LlamaModel) -> None:
     context = tiny_base.tokenize("hello", add_bos=True)
     cont = tiny_base.tokenize(" the mat sat cat", special=False)
     tiny_base.reset()
     scored = tiny_base.score(context, cont)
     for j, s in enumerate(scored):
-        rows: list[np.ndarray] = []
         tiny_base.reset()
-        tiny_base.score(
-            context + cont[:j], [cont[j]], row_hook=lambda _i, r, _l: rows.append(r.copy())
-        )
-        row = rows[0]
+        row = _raw_row(tiny_base, context + cont[:j], cont[j])
         assert s.rank == 1 + int(np.sum(row > row[cont[j]]))
         assert s.logprob == pytest.approx(float(row[cont[j]]) - logsumexp(row), abs=1e-5)
 

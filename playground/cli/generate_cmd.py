@@ -23,7 +23,6 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--model", required=True, help="model id from models.toml, or a .gguf path")
     p.add_argument("--prompt", required=True, help="the raw prompt text")
-    p.add_argument("--max-tokens", type=int, default=128, metavar="N")
     p.add_argument(
         "--n-probs", type=int, default=5, metavar="N", help="alternatives per token in --json"
     )
@@ -53,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     try:
         prompt = model.tokenize(args.prompt, special=True, add_bos=model.vocab.add_bos)
-        stop = list(getattr(settings, "stop", ()) or ())
-        max_tokens = args.max_tokens
+        stop = list(settings.stop)
+        max_tokens = settings.max_tokens
         out = sys.stdout
         for item in model.stream(
             prompt, settings=settings, max_tokens=max_tokens, stop=stop, top_k=args.n_probs
