@@ -64,7 +64,7 @@ class PlaygroundApp(App[int]):
     SUB_TITLE = "base vs aligned"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "stop", "Stop", priority=True),
+        Binding("escape", "stop", "Stop"),
         Binding("f1", "help", "Help"),
         Binding("f2", "cycle_views", "View"),
         Binding("f3", "templates", "Templates"),
@@ -345,7 +345,9 @@ class PlaygroundApp(App[int]):
                 self.load_errors[side] = message
                 pane = self.pane(side)
                 pane.loading = False
-                pane.model_name = "(load failed)"
+                kept = self.specs.get(side)
+                # A failed load keeps the model the side already had, if any.
+                pane.model_name = f"{kept.name} (new load failed)" if kept else "(load failed)"
                 pane.refresh_title()
                 self._show_error(side, message)
             elif kind == "score":

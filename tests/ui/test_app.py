@@ -1,0 +1,254 @@
+"""Whole-app Pilot tests on the tiny GGUF pair: what a user would see and do.
+
+The expected replies come from the tiny models' design (tests/tiny_gguf.py), not from
+running the app: the aligned model answers ALIGNED_REPLY_TEXT then <|im_end|>, the base
+model rambles BASE_CYCLE_TEXT forever.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.text import Text
+from textual.widgets import Input, Select, Static
+
+from playground.config import Config
+from playground.ui.app import PlaygroundApp
+from playground.ui.widgets.inspector import TokenInspector
+from playground.ui.widgets.token_render import SPECIAL, View
+from tests.tiny_gguf import ALIGNED_REPLY_TEXT, BASE_CYCLE_TEXT
+from tests.ui.conftest import SIZE, models_loaded, turn_done, wait_until
+
+
+def body_text(app: PlaygroundApp, side: str) -> Text:
+    content = app.pane(side).query_one(".pane-body", Static).content
+    assert isinstance(content, Text)
+    return content
+
+
+async def send(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    box = pilot.app.query_one("#prompt", Input)
+    box.focus()
+    box.value = text
+    await pilot.press("enter")
+
+
+async def test_reply_streams_into_both_panes(tiny_config: Config, data_dir: Path) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=24)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        aligned = app.transcripts["aligned"].last
+        base = app.transcripts["base"].last
+        assert aligned is not None and base is not None
+        assert aligned.reply_text == ALIGNED_REPLY_TEXT
+        assert aligned.reason == "eog"
+        assert base.reply_text.startswith(BASE_CYCLE_TEXT)
+        assert base.reason == "max_tokens" and len(base.events) == 24
+        # what the panes show, in the text view
+        assert ALIGNED_REPLY_TEXT.split()[0] in body_text(app, "aligned").plain
+        assert BASE_CYCLE_TEXT.strip() in body_text(app, "base").plain
+        assert "tok/s" in app.pane("aligned").status_text
+        assert "eog" in app.pane("aligned").status_text
+        # the conversation file has every event, each line valid JSON
+        files = list((data_dir / "conversations").glob("*.jsonl"))
+        assert len(files) == 1
+        records = [json.loads(line) for line in files[0].read_text().splitlines()]
+        kinds = [r["type"] for r in records]
+        assert kinds[:2] == ["meta", "user"] and kinds.count("finish") == 2
+        saved = [
+            t
+            for r in records
+            if r["type"] == "tokens" and r["side"] == "aligned"
+            for t in r["tokens"]
+        ]
+        assert len(saved) == len(aligned.events)
+
+
+async def test_escape_stops_and_keeps_partial_reply(tiny_config: Config, data_dir: Path) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=200)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+
+        class SlowSettings(dict):  # type: ignore[type-arg]
+            """Reading the settings costs 20 ms: the base model streams at about 50 tok/s."""
+
+            def __getitem__(self, key: str):  # type: ignore[no-untyped-def]
+                import time
+
+                time.sleep(0.02)
+                return super().__getitem__(key)
+
+        app.settings = SlowSettings(app.settings)
+        await send(pilot, "Hello")
+        await wait_until(pilot, lambda: len(app.transcripts["base"].turns[-1].events) >= 3)
+        await pilot.press("escape")
+        await turn_done(pilot)
+        base = app.transcripts["base"].last
+        assert base is not None
+        assert base.reason == "cancelled"
+        assert 3 <= len(base.events) < 200
+        assert base.reply_text.startswith(BASE_CYCLE_TEXT[:4])
+        assert "[stopped]" in body_text(app, "base").plain
+        assert "stopped" in app.pane("base").status_text
+
+
+async def test_raw_view_marks_special_tokens(tiny_config: Config, data_dir: Path) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=24)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        assert "<|im_end|>" not in body_text(app, "aligned").plain  # text view: reader's text
+        await pilot.press("f2")
+        await pilot.pause()
+        assert app.pane("aligned").view == View.RAW
+        raw = body_text(app, "aligned")
+        plain = raw.plain
+        # the prompt's template tokens are shown, and the reply's end-of-turn token too
+        assert plain.count("<|im_start|>") >= 2
+        end = plain.rindex("<|im_end|>")
+        styles = [s.style for s in raw.spans if s.start <= end < s.end]
+        assert any(
+            getattr(st, "bgcolor", None) is not None and st.bgcolor == SPECIAL.bgcolor
+            for st in styles
+        ), "the reply's <|im_end|> is drawn in the special-token style"
+        # 🙂 is not in the tiny vocabulary: byte fallback, shown as hex bytes
+        assert "<0xF0><0x9F><0x99><0x82>" in plain
+        # spaces are visible
+        assert "Hello·world!" in plain
+
+
+async def test_template_switch_applies_to_next_turn(tiny_config: Config, data_dir: Path) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        first = app.transcripts["aligned"].last
+        assert first is not None and "<|im_start|>" in first.prompt_text
+        await pilot.press("f3")
+        await pilot.pause()
+        app.screen.query_one("#tpl-aligned", Select).value = "plain"
+        await pilot.pause()
+        await pilot.press("escape")
+        assert app.templates["aligned"] == "plain"
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        second = app.transcripts["aligned"].last
+        assert second is not None and second.template == "plain"
+        assert "<|im_start|>" not in second.prompt_text
+        assert "Hello" in second.prompt_text
+        # the earlier turn keeps the template it was generated with
+        assert app.transcripts["aligned"].turns[0].template != "plain"
+
+
+async def test_inspector_shows_both_models_for_selected_token(
+    tiny_config: Config, data_dir: Path
+) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        aligned = app.transcripts["aligned"].last
+        assert aligned is not None
+        await wait_until(pilot, lambda: len(aligned.other) == len(aligned.events))
+        pane = app.pane("aligned")
+        pane.focus()
+        await pilot.press("home", "right")
+        await pilot.pause()
+        assert pane.cursor == 1
+        shown = app.query_one(TokenInspector).content
+        rendered = str(shown.renderables[0]) if hasattr(shown, "renderables") else str(shown)
+        assert "token #1" in rendered
+        assert "base: rank" in rendered
+        # the same selection with the mouse: click on the first reply token
+        await pilot.press("f2")  # raw view
+        await pilot.pause()
+
+
+async def test_model_load_failure_keeps_app_running(tiny_config: Config, data_dir: Path) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        app.load_side("base", tiny_config.models["broken"])
+        await wait_until(pilot, lambda: "base" in app.load_errors)
+        assert "broken.gguf" in app.load_errors["base"]
+        assert "load failed" in app.pane("base").model_name
+        assert "error" in app.pane("base").status_text
+        # the side keeps its previous model, and both still answer
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        assert app.transcripts["aligned"].last.reply_text.startswith("Hello world!")  # type: ignore[union-attr]
+        assert app.transcripts["base"].last.reply_text.startswith(BASE_CYCLE_TEXT[:8])  # type: ignore[union-attr]
+
+
+async def test_hostile_template_is_refused_in_place(
+    tiny_pair,
+    tmp_path: Path,
+    data_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from playground.config import load_config
+    from tests.ui.conftest import write_models_toml
+
+    hostile = tmp_path / "evil.jinja"
+    hostile.write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", encoding="utf-8")
+    config = load_config(
+        write_models_toml(tmp_path, tiny_pair.base, tiny_pair.aligned, template=f'"{hostile}"')
+    )
+    app = PlaygroundApp(config, max_tokens=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        aligned = app.transcripts["aligned"].last
+        assert aligned is not None and aligned.error is not None
+        assert aligned.events == []
+        assert "template" in aligned.error
+        assert aligned.error in body_text(app, "aligned").plain
+        assert app.transcripts["base"].last.events  # type: ignore[union-attr]
+        lines = next((data_dir / "conversations").glob("*.jsonl")).read_text().splitlines()
+        assert all(json.loads(line) for line in lines)
+        assert any(json.loads(line)["type"] == "error" for line in lines)
+
+
+async def test_over_long_prompt_shows_message(tiny_config: Config, data_dir: Path) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello " * 300)  # > n_ctx = 256 tokens under any template
+        await turn_done(pilot)
+        for side in ("base", "aligned"):
+            turn = app.transcripts[side].last
+            assert turn is not None and turn.error is not None
+            assert "context holds 256" in turn.error
+            assert "context holds 256" in body_text(app, side).plain
+        # the app still works afterwards
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        assert app.transcripts["aligned"].last.reply_text.startswith("Hello world!")  # type: ignore[union-attr]
+        lines = next((data_dir / "conversations").glob("*.jsonl")).read_text().splitlines()
+        assert all(json.loads(line) for line in lines)
+
+
+async def test_resume_rebuilds_saved_conversation(tiny_config: Config, data_dir: Path) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=24)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        saved = app.transcripts["aligned"].last
+        assert saved is not None
+    again = PlaygroundApp(tiny_config, load_models=False)
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        back = again.transcripts["aligned"].last
+        assert back is not None
+        assert back.reply_text == ALIGNED_REPLY_TEXT
+        assert [e.id for e in back.events] == [e.id for e in saved.events]
+        assert "<|im_start|>" in back.prompt_text
+        assert ALIGNED_REPLY_TEXT.split()[0] in body_text(again, "aligned").plain
