@@ -165,9 +165,19 @@ async def test_inspector_shows_both_models_for_selected_token(
         rendered = str(shown.renderables[0]) if hasattr(shown, "renderables") else str(shown)
         assert "token #1" in rendered
         assert "base: rank" in rendered
-        # the same selection with the mouse: click on the first reply token
-        await pilot.press("f2")  # raw view
+        # the same selection with the mouse: find token #3 on screen and click it
+        body = pane.query_one(".pane-body", Static)
+        region = body.region
+        spot = next(
+            (x, y)
+            for y in range(region.y, region.bottom)
+            for x in range(region.x, region.right)
+            if app.screen.get_style_at(x, y).meta.get("tok") == 3
+        )
+        await pilot.click(offset=spot)
         await pilot.pause()
+        assert pane.cursor == 3
+        assert "token #3" in str(app.query_one(TokenInspector).content.renderables[0])
 
 
 async def test_model_load_failure_keeps_app_running(tiny_config: Config, data_dir: Path) -> None:
