@@ -1,0 +1,76 @@
+"""End to end in a real terminal: `playground` in tmux on the demo models (default config).
+
+Types a prompt, reads the screen with capture-pane until both panes show a reply, quits.
+Needs tmux (Debian's package; .ci/run installs it) and the demo models.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.demo
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(
+        ["tmux", *args], check=True, capture_output=True, text=True, timeout=10
+    ).stdout
+
+
+def _wait_for(session: str, cond, timeout: float) -> str:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < end:
+        screen = _tmux("capture-pane", "-p", "-t", session)
+        if cond(screen):
+            return screen
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; the screen was:\n{screen}")
+
+
+def test_playground_in_tmux(tmp_path: Path, smollm2_path: Path, gemma_path: Path) -> None:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is missing: apt-get install -y tmux")
+    session = f"pg-{uuid.uuid4().hex[:8]}"
+    env_prefix = f"PLAYGROUND_DATA_DIR={tmp_path / 'data'} TERM=xterm-256color"
+    command = f"{env_prefix} {sys.executable} -m playground"
+    _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
+    try:
+        _wait_for(session, lambda s: "ready" in s and s.count("ready") >= 2, 120)
+        _tmux("send-keys", "-t", session, "-l", "What is the capital of France?")
+        _tmux("send-keys", "-t", session, "Enter")
+
+        def both_replied(screen: str) -> bool:
+            rows = [r for r in screen.splitlines() if "│" in r or "┃" in r]
+            left = "".join(r[: len(r) // 2] for r in rows)
+            right = "".join(r[len(r) // 2 :] for r in rows)
+            return "tok/s" in left and "tok/s" in right and screen.count("› you:") >= 2
+
+        screen = _wait_for(session, both_replied, 120)
+        assert "base: Gemma 3 270M" in screen
+        assert "aligned: SmolLM2" in screen
+        _tmux("send-keys", "-t", session, "Escape")
+        _tmux("send-keys", "-t", session, "C-q")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            alive = subprocess.run(
+                ["tmux", "has-session", "-t", session], capture_output=True, timeout=10
+            )
+            if alive.returncode != 0:
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the app did not quit on Ctrl+Q")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    saved = list((tmp_path / "data" / "conversations").glob("*.jsonl"))
+    assert saved and "capital of France" in saved[0].read_text()
+    assert os.path.getsize(saved[0]) > 0
