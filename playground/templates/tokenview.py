@@ -23,11 +23,21 @@ from playground.templates.base import Template
 if TYPE_CHECKING:
     from playground.engine.llama_model import LlamaModel
 
-_VISIBLE = str.maketrans({" ": "·", "\n": "↵", "\t": "→", "\r": "␍"})
+# Whitespace gets a mark; every other control character is shown as its byte, <0xNN>.
+_VISIBLE = str.maketrans(
+    {
+        **{chr(c): f"<0x{c:02X}>" for c in (*range(0x20), 0x7F)},
+        " ": "·",
+        "\n": "↵",
+        "\t": "→",
+        "\r": "␍",
+    }
+)
 
 
 def visible_piece(piece: bytes, *, byte_token: bool = False) -> str:
-    """A piece with whitespace marked (· ↵ → ␍) and bytes that are not UTF-8 as <0xNN>.
+    """A piece with whitespace marked (· ↵ → ␍); control characters and bytes that are not
+    UTF-8 as <0xNN>.
 
     Args:
         byte_token: a SentencePiece byte-fallback token: always shown as <0xNN>.
