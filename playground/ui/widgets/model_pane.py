@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,7 +14,10 @@ from textual.widget import Widget
 from textual.widgets import Label, Static
 
 from playground.ui.transcript import SideTranscript
-from playground.ui.widgets.token_render import View, render_transcript
+from playground.ui.widgets.token_render import TurnCache, View, render_transcript
+
+MAX_FPS = 20
+"""Streaming repaints per second per pane: fast models must not starve the keyboard."""
 
 
 class ModelPane(Widget, can_focus=True):
@@ -52,6 +57,8 @@ class ModelPane(Widget, can_focus=True):
         self.status_text = ""
         self.show_prompt = True
         self._dirty = False
+        self._last_paint = 0.0
+        self._cache: TurnCache = {}
         self.repaints = 0
         """How many times the body was re-rendered (the bench and tests read it)."""
 
@@ -76,16 +83,25 @@ class ModelPane(Widget, can_focus=True):
         self.query_one(".pane-status", Label).update(text)
 
     def mark_dirty(self) -> None:
-        """Repaint on the next frame, however many batches arrive before it."""
+        """Repaint soon, at most MAX_FPS times a second, however many batches arrive."""
         if not self._dirty:
             self._dirty = True
-            self.call_after_refresh(self.refresh_body)
+            wait = self._last_paint + 1 / MAX_FPS - time.monotonic()
+            if wait > 0:
+                self.set_timer(wait, self.refresh_body)
+            else:
+                self.call_after_refresh(self.refresh_body)
 
     def refresh_body(self) -> None:
         self._dirty = False
+        self._last_paint = time.monotonic()
         self.repaints += 1
         body = self.query_one(".pane-body", Static)
-        body.update(render_transcript(self.transcript, self.view, self.cursor, self.show_prompt))
+        body.update(
+            render_transcript(
+                self.transcript, self.view, self.cursor, self.show_prompt, self._cache
+            )
+        )
         scroller = self.query_one(VerticalScroll)
         if self.cursor < 0:
             scroller.scroll_end(animate=False, immediate=False)

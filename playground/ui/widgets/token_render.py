@@ -78,46 +78,72 @@ def _turn_footer(text: Text, turn: Turn) -> None:
         text.append("\n")
 
 
-def render_transcript(tr: SideTranscript, view: View, cursor: int, show_prompt: bool) -> Text:
+TurnCache = dict[int, tuple[tuple[object, ...], Text]]
+
+
+def render_transcript(
+    tr: SideTranscript,
+    view: View,
+    cursor: int,
+    show_prompt: bool,
+    cache: TurnCache | None = None,
+) -> Text:
     """The whole pane body for one side.
 
     Args:
         cursor: flat index of the selected reply token (-1 for none).
         show_prompt: in the raw view, also show the prompt's tokens (dimmer).
+        cache: per-turn renders to reuse; only the turn that changed is rebuilt, so a long
+            conversation costs the same per frame as a short one.
     """
     out = Text(no_wrap=False, overflow="fold")
     flat = 0
     for turn in tr.turns:
-        if view == View.RAW and show_prompt and turn.prompt:
-            for n, pt in enumerate(turn.prompt):
-                style = SPECIAL_PROMPT if pt.special else PROMPT + ALT_BG[n % 2]
-                out.append(visible_piece(pt.piece, pt.kind), style)
-            out.append("\n")
+        n = len(turn.events)
+        local = cursor - flat if flat <= cursor < flat + n else -1
+        key = (view, local, show_prompt, n, turn.reason, turn.error, len(turn.other), flat)
+        hit = cache.get(id(turn)) if cache is not None else None
+        if hit is not None and hit[0] == key:
+            part = hit[1]
         else:
-            _turn_header(out, turn)
-        for i, ev in enumerate(turn.events):
-            meta = Style(meta={"tok": flat})
-            if view == View.TEXT:
-                piece = ev.text if not ev.special else ""
-                style = meta
-            elif view == View.RAW:
-                piece = visible_piece(ev.piece, ev.kind)
-                base = SPECIAL if ev.special else ALT_BG[i % 2]
-                style = base + meta
+            part = render_turn(turn, view, local, show_prompt, flat)
+            if cache is not None:
+                cache[id(turn)] = (key, part)
+        out.append_text(part)
+        flat += n
+    return out
+
+
+def render_turn(turn: Turn, view: View, cursor: int, show_prompt: bool, flat: int) -> Text:
+    """One turn: the header (or the prompt's tokens in the raw view), the reply, the footer."""
+    out = Text()
+    if view == View.RAW and show_prompt and turn.prompt:
+        for n, pt in enumerate(turn.prompt):
+            style = SPECIAL_PROMPT if pt.special else PROMPT + ALT_BG[n % 2]
+            out.append(visible_piece(pt.piece, pt.kind), style)
+        out.append("\n")
+    else:
+        _turn_header(out, turn)
+    for i, ev in enumerate(turn.events):
+        meta = Style(meta={"tok": flat + i})
+        if view == View.TEXT:
+            piece = ev.text if not ev.special else ""
+            style = meta
+        elif view == View.RAW:
+            piece = visible_piece(ev.piece, ev.kind)
+            style = (SPECIAL if ev.special else ALT_BG[i % 2]) + meta
+        else:
+            other = turn.other[i] if i < len(turn.other) else None
+            if other is not None and other.shift_class is not None:
+                base = CLASS_STYLE[other.shift_class]
             else:
-                other = turn.other[i] if i < len(turn.other) else None
-                if other is not None and other.shift_class is not None:
-                    base = CLASS_STYLE[other.shift_class]
-                else:
-                    base = prob_style(ev.prob)
-                piece = visible_piece(ev.piece, ev.kind) if ev.special else (ev.text or "▯")
-                style = base + meta
-            if flat == cursor:
-                style = style + CURSOR
-                if not piece:
-                    piece = "▯"
-            if piece:
-                out.append(piece, style)
-            flat += 1
-        _turn_footer(out, turn)
+                base = prob_style(ev.prob)
+            piece = visible_piece(ev.piece, ev.kind) if ev.special else (ev.text or "▯")
+            style = base + meta
+        if i == cursor:
+            style = style + CURSOR
+            piece = piece or "▯"
+        if piece:
+            out.append(piece, style)
+    _turn_footer(out, turn)
     return out

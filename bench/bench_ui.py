@@ -1,0 +1,231 @@
+"""UI performance: keypress latency while both models stream, app vs engine rate, startup.
+
+Targets (issue 6):
+- while both models stream, a keypress reaches the screen in <= 50 ms at the 95th percentile;
+- the streaming rate shown in the app is >= 0.9x the engine's rate for the same model;
+- startup to first paint, models excluded, <= 1 s.
+
+Runs on the demo pair from the default config (or --config). The engine's rate is measured in
+the same run under the same conditions as in the app: both models streaming at once, each in
+its own thread, same prompt, greedy, same max tokens; only the UI is missing.
+
+Usage: python bench/bench_ui.py [--config models.toml] [--samples 60] [--max-tokens 192]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from playground.config import load_config, open_model  # noqa: E402
+from playground.engine.llama_model import LlamaModel  # noqa: E402
+from playground.engine.types import Finished  # noqa: E402
+from playground.ui.prompting import build_prompt, default_template  # noqa: E402
+
+PROMPT = "Write a long story about a lighthouse keeper and the sea."
+
+STARTUP_SNIPPET = """
+import time, asyncio
+t0 = time.perf_counter()
+from playground.ui.app import PlaygroundApp
+async def main():
+    app = PlaygroundApp(load_models=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        while app.first_paint_at is None:
+            await pilot.pause(0.005)
+        print(app.first_paint_at - t0)
+asyncio.run(main())
+"""
+
+
+def startup_s(config: str | None) -> float:
+    """Fresh interpreter: imports + app construction + first paint, no model loading."""
+    env = dict(os.environ)
+    if config:
+        env["PLAYGROUND_CONFIG"] = config
+    out = subprocess.run(
+        [sys.executable, "-c", STARTUP_SNIPPET],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def engine_rates(models: dict[str, LlamaModel], max_tokens: int) -> dict[str, float]:
+    """Both models streaming at once in two threads, no UI: tok/s per side."""
+    rates: dict[str, float] = {}
+
+    def run(side: str, model: LlamaModel) -> None:
+        prompt = build_prompt(model, default_template(model), "chat", [], PROMPT)
+        model.reset()  # no KV reuse advantage for either measurement
+        for item in model.stream(prompt.ids, max_tokens=max_tokens):
+            if isinstance(item, Finished):
+                rates[side] = item.tok_per_s
+
+    threads = [threading.Thread(target=run, args=(s, m)) for s, m in models.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return rates
+
+
+async def app_run(
+    config_path: str | None, models: dict[str, LlamaModel], samples: int, max_tokens: int
+) -> dict[str, object]:
+    from textual.widgets import Input
+
+    from playground.ui.app import PlaygroundApp
+    from playground.ui.widgets.inspector import TokenInspector
+    from playground.ui.workers import ModelReady
+
+    config = load_config(config_path)
+    app = PlaygroundApp(config, load_models=False, max_tokens=max_tokens)
+    latencies: list[float] = []
+    shown: dict[str, float] = {}
+    arrival: dict[str, float] = {}
+    async with app.run_test(size=(120, 36)) as pilot:
+        pair = {"base": config.pair.base, "aligned": config.pair.aligned}
+        for side, model in models.items():
+            model.reset()
+            app.post_message(ModelReady(side, model, config.models[pair[side]]))
+        while not all(app.models.values()):
+            await pilot.pause(0.01)
+        app.query_one("#prompt", Input).value = PROMPT
+        await pilot.press("enter")
+        first_seen: dict[str, tuple[float, int]] = {}
+        last_seen: dict[str, tuple[float, int]] = {}
+
+        def running() -> bool:
+            return any(
+                (t := app.transcripts[s].last) is not None and t.reason is None
+                for s in ("base", "aligned")
+            )
+
+        def both_streaming() -> bool:
+            return all(
+                (t := app.transcripts[s].last) is not None and t.reason is None and t.events
+                for s in ("base", "aligned")
+            )
+
+        while not both_streaming():
+            await pilot.pause(0.005)
+        inspector = app.query_one(TokenInspector)
+        while running():
+            now = time.perf_counter()
+            for s in ("base", "aligned"):
+                n = len(app.transcripts[s].turns[-1].events)
+                first_seen.setdefault(s, (now, n))
+                if app.transcripts[s].turns[-1].reason is None:
+                    last_seen[s] = (now, n)
+            if len(latencies) < samples and both_streaming():
+                before = inspector.display
+                t0 = time.perf_counter()
+                painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                await pilot.press("f7")  # toggles the inspector: visible on screen
+                # resolved right after the next screen refresh that follows the key
+                app.call_after_refresh(functools.partial(_resolve, painted))
+                await painted
+                latencies.append((time.perf_counter() - t0) * 1000)
+                await pilot.pause(0.03)
+                assert inspector.display != before
+            else:
+                await pilot.pause(0.02)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        for s in ("base", "aligned"):
+            m = re.search(r"([\d.]+) tok/s", app.pane(s).status_text)
+            shown[s] = float(m.group(1)) if m else 0.0
+            (t_a, n_a), (t_b, n_b) = first_seen[s], last_seen.get(s, first_seen[s])
+            arrival[s] = (n_b - n_a) / (t_b - t_a) if t_b > t_a else 0.0
+        names = {s: app.specs[s].name for s in ("base", "aligned")}  # type: ignore[union-attr]
+    return {"latencies": latencies, "shown": shown, "arrival": arrival, "names": names}
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--max-tokens", type=int, default=192)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("PLAYGROUND_DATA_DIR", tempfile.mkdtemp(prefix="bench-ui-"))
+
+    start = statistics.median(startup_s(args.config) for _ in range(3))
+    config = load_config(args.config)
+    models = {
+        "base": open_model(config.models[config.pair.base]),
+        "aligned": open_model(config.models[config.pair.aligned]),
+    }
+    engine = engine_rates(models, args.max_tokens)
+    result = asyncio.run(app_run(args.config, models, args.samples, args.max_tokens))
+    lat: list[float] = result["latencies"]  # type: ignore[assignment]
+    shown: dict[str, float] = result["shown"]  # type: ignore[assignment]
+    arrival: dict[str, float] = result["arrival"]  # type: ignore[assignment]
+    names: dict[str, str] = result["names"]  # type: ignore[assignment]
+
+    rows = [
+        ("startup to first paint (median of 3, s)", f"{start:.3f}", "<= 1.0", start <= 1.0),
+        (
+            f"keypress -> screen p95 while both stream (ms, n={len(lat)})",
+            f"{pct(lat, 0.95):.1f} (p50 {pct(lat, 0.5):.1f}, max {max(lat):.1f})",
+            "<= 50",
+            pct(lat, 0.95) <= 50,
+        ),
+    ]
+    for s in ("base", "aligned"):
+        ratio = shown[s] / engine[s] if engine[s] else 0.0
+        rows.append(
+            (
+                f"{s} ({names[s]}): app tok/s / engine tok/s",
+                f"{shown[s]:.1f} / {engine[s]:.1f} = {ratio:.2f}x "
+                f"(on-screen arrival {arrival[s]:.1f})",
+                ">= 0.9x",
+                ratio >= 0.9,
+            )
+        )
+    if args.json:
+        print(
+            json.dumps(
+                [dict(zip(("metric", "value", "target", "ok"), r, strict=True)) for r in rows]
+            )
+        )
+    else:
+        width = max(len(r[0]) for r in rows)
+        print(f"{'metric':<{width}}  {'value':<52}  {'target':<8}  ok")
+        for metric, value, target, ok in rows:
+            print(f"{metric:<{width}}  {value:<52}  {target:<8}  {'yes' if ok else 'NO'}")
+    print(f"cpu cores: {os.cpu_count()}; max tokens {args.max_tokens}; greedy; prompt {PROMPT!r}")
+    for m in models.values():
+        m.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
