@@ -31,18 +31,47 @@ from tests.tiny_gguf import ALIGNED_REPLY, BASE_CYCLE, IM_END
 F64 = npt.NDArray[np.float64]
 
 
-def brute_force_logprobs(path: Path, tokens: Sequence[int], first: int) -> list[F64]:
-    """Log-softmax rows predicting tokens[first:], decoding one token per llama_decode."""
+def brute_force_logprobs(
+    path: Path, tokens: Sequence[int], first: int, *, whole_prefix: bool = False
+) -> list[F64]:
+    """Log-softmax rows predicting tokens[first:], computed position by position.
+
+    By default one llama_decode per token (a running KV cache). With `whole_prefix`, the
+    AlignTDS way: for every position the cache is cleared and the whole prefix is decoded
+    again. Quantized models (Gemma's Q4_K) take another matmul path for one-token batches
+    and differ by up to ~0.2 in log-prob from batched decodes, so they are checked that way.
+    """
     import llama_cpp
 
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_batch=8, verbose=False)
+    # Flash attention as in the engine: without it an f16 KV cache makes batched and
+    # one-by-one decodes differ by up to 0.24 in log-prob (measured on SmolLM2).
+    llm = llama_cpp.Llama(
+        model_path=str(path),
+        n_ctx=256,
+        n_batch=256,
+        n_ubatch=256,
+        flash_attn=True,
+        swa_full=True,
+        verbose=False,
+    )
     try:
         ctx = llm._ctx.ctx
+        mem = llama_cpp.llama_get_memory(ctx)
         n_vocab = llm.n_vocab()
         rows: list[F64] = []
-        for pos, tok in enumerate(tokens[:-1]):
-            batch = llama_cpp.llama_batch_get_one((ctypes.c_int32 * 1)(tok), 1)
-            assert llama_cpp.llama_decode(ctx, batch) == 0
+
+        def decode(chunk: Sequence[int]) -> None:
+            arr = (ctypes.c_int32 * len(chunk))(*chunk)
+            assert llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(arr, len(chunk))) == 0
+
+        for pos in range(len(tokens) - 1):
+            if whole_prefix:
+                if pos + 1 < first:
+                    continue
+                llama_cpp.llama_memory_clear(mem, True)
+                decode(tokens[: pos + 1])
+            else:
+                decode(tokens[pos : pos + 1])
             if pos + 1 >= first:
                 ptr = llama_cpp.llama_get_logits_ith(ctx, -1)
                 logits = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
@@ -75,6 +104,7 @@ def _row(index: int, rank: int) -> TokenShift:
         special=False,
         producer_logprob=-0.1,
         producer_top=(),
+        other_index=index,
         other_id=0,
         other_piece=b"x",
         other_logprob=-float(rank),

@@ -87,6 +87,8 @@ class TokenShift:
     special: bool
     producer_logprob: float
     producer_top: tuple[TopEntry, ...]
+    other_index: int
+    """Position of the paired token in the scoring model's continuation (`scorer_ids`)."""
     other_id: int
     """The scoring model's token paired with this one (the same id for a shared vocabulary)."""
     other_piece: bytes
@@ -372,6 +374,7 @@ def analyse_reply(
                 special=pv.is_special(tok),
                 producer_logprob=p_lp,
                 producer_top=p_top,
+                other_index=j,
                 other_id=s.id,
                 other_piece=sv.pieces[s.id],
                 other_logprob=s.logprob,
