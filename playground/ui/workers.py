@@ -2,7 +2,7 @@
 
 Each model runs in its own thread worker (one group per side, exclusive, so a new turn
 cancels the old one). Workers never touch widgets: they talk to the app with `post_message`,
-which is thread-safe. Tokens are batched per frame (about 30 a second) so a fast model does
+which is thread-safe. Tokens are batched per frame (about 15 a second) so a fast model does
 not make the app repaint once per token, and the tok/s status uses `can_replace` so only the
 latest value is ever painted.
 """
@@ -21,7 +21,7 @@ from playground.engine.llama_model import LlamaModel
 from playground.engine.types import Finished, TokenEvent
 from playground.ui.transcript import OtherView
 
-FRAME_S = 1 / 30
+FRAME_S = 1 / 15
 """Tokens are handed to the UI at most this often."""
 
 
