@@ -35,7 +35,7 @@ def make_logits(seed: int, n: int, scale: float) -> np.ndarray[Any, np.dtype[np.
 def make_history(seed: int, n: int, length: int) -> list[int]:
     rng = np.random.default_rng(seed + 1)
     # a small id range so that tokens repeat
-    return rng.integers(0, min(n, 40), size=length).tolist()
+    return [int(x) for x in rng.integers(0, min(n, 40), size=length)]
 
 
 def run(smpl: Any, logits: np.ndarray, accepted: list[int] | None = None):  # type: ignore[no-untyped-def]
@@ -242,9 +242,7 @@ def test_sparse_penalties_equal_dense_llama_chain(
         seed=seed,
     )
     chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
-    lb = (lc.llama_logit_bias * 1)()
-    lb[0].token = bias_tok
-    lb[0].bias = bias
+    lb = (lc.llama_logit_bias * 1)(lc.llama_logit_bias(bias_tok, bias))
     lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_logit_bias(n, 1, lb))
     lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_penalties(n, 64, repeat, freq, 0.0))
     if temp == 0.0:
