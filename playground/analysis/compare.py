@@ -217,6 +217,17 @@ def analysis_json(a: ShiftAnalysis, producer: Literal["aligned", "base"]) -> dic
     }
 
 
+def _jsonable(value: Any) -> Any:
+    """Settings as strict JSON: a -inf logit bias becomes the string "-inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def comparison_to_json(c: Comparison) -> dict[str, Any]:
     """The `playground compare --json` object."""
     out: dict[str, Any] = {
@@ -237,7 +248,7 @@ def comparison_to_json(c: Comparison) -> dict[str, Any]:
                 "text": c.base.prompt.text,
             },
         },
-        "settings": {**asdict(c.settings), "max_tokens": c.max_tokens},
+        "settings": _jsonable({**asdict(c.settings), "max_tokens": c.max_tokens}),
         "stop": {"aligned": c.aligned.finished.reason.value, "base": c.base.finished.reason.value},
         **analysis_json(c.analysis, c.direction),
     }

@@ -92,6 +92,13 @@ def _print_text(c: Comparison) -> None:
         + (f"; {s.approximate} approximate (*)" if s.approximate else "")
         + "\n"
     )
+    if c.reverse is not None:
+        r = c.reverse.summary
+        out.write(
+            f"other direction, {c.base_name}'s reply ranked by {c.aligned_name}: {r.total} "
+            f"tokens, {r.unshifted} unshifted, {r.marginal} marginal, {r.shifted} shifted "
+            f"({r.shifted_ratio:.1%})\n"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
