@@ -17,8 +17,8 @@ the same run, interleaved, median of several repetitions:
 - per pos (KV):    one decode per position with a running KV cache;
 - AlignTDS:        one forward pass of the whole prefix per position, as AlignTDS's
                    `logit_analysis.py` does; too slow to run in full, so it is timed on every
-                   16th position and extrapolated to all of them (it grows with the prefix,
-                   so the stride sample is unbiased for the sum).
+                   stride-th position (mid-stride, so the sampled prefixes have the same mean
+                   length as all of them) and extrapolated to the whole reply.
 
 Run: python bench/bench_shift.py [--reps 5] [--tokens 256]
 """
@@ -118,7 +118,8 @@ def aligntds(model: LlamaModel, ctx: list[int], reply: list[int], stride: int) -
     """Seconds for one whole-prefix pass per position, extrapolated from every stride-th."""
     spent = 0.0
     sampled = 0
-    for k in range(0, len(reply), stride):
+    # Mid-stride positions: their mean prefix length is the mean over all positions.
+    for k in range(stride // 2, len(reply), stride):
         model.reset()
         t0 = time.perf_counter()
         model.score(ctx + reply[:k], [reply[k]], top_k=5)
