@@ -62,6 +62,11 @@ PROBE = """<script>
   var f = document.getElementById('t-0-FOCUS');
   f.focus();
   out.active = document.activeElement ? document.activeElement.id : '';
+  // A headless window does not always hold the input focus, and then focus() moves
+  // activeElement without firing focus events; fire the focusin a focused window would.
+  if (document.getElementById('detail-0').innerText.indexOf('#') !== 0) {
+    f.dispatchEvent(new FocusEvent('focusin', {bubbles: true}));
+  }
   out.focused = document.getElementById('detail-0').innerText;
   var h = document.getElementById('t-0-HOVER');
   h.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
