@@ -225,3 +225,30 @@ def test_events_that_do_not_match_the_reply_are_refused(
             reply=gen.ids[:2],
             events=gen.events,
         )
+
+
+def test_large_vocab_kl_is_a_tight_lower_bound_of_the_exact_kl() -> None:
+    from playground.analysis.shift import KL_TOP_N, _ProducerRows
+
+    rng = np.random.default_rng(7)
+    n_vocab = 50_000  # above EXACT_KL_MAX_VOCAB: the producer keeps its top-N and a rest
+    for scale, tight in ((8.0, True), (1.5, False)):  # peaked: the top-N hold ~all mass
+        p_logits = (rng.standard_normal(n_vocab) * scale).astype(np.float32)
+        q_logits = (p_logits + rng.standard_normal(n_vocab).astype(np.float32)).astype(np.float32)
+
+        def lse(x: npt.NDArray[np.float32]) -> float:
+            m = float(x.max())
+            return m + float(np.log(np.exp(x.astype(np.float64) - m).sum()))
+
+        rows = _ProducerRows(1, n_vocab)
+        assert not rows.exact and rows.ids.shape[1] == KL_TOP_N
+        rows.hook(0, p_logits, lse(p_logits))
+        approx = rows.kl(0, q_logits, lse(q_logits))
+        lp = p_logits.astype(np.float64) - lse(p_logits)
+        lq = q_logits.astype(np.float64) - lse(q_logits)
+        exact = float(np.sum(np.exp(lp) * (lp - lq)))
+        assert 0.0 <= approx <= exact + 1e-9
+        top_mass = float(np.exp(np.sort(lp)[-KL_TOP_N:]).sum())
+        if tight:
+            assert top_mass > 0.999
+            assert approx == pytest.approx(exact, rel=0.05)

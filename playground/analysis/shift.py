@@ -37,8 +37,9 @@ from playground.engine.topk import FloatArray, top_k_ids
 from playground.engine.types import ScoredToken, TokenEvent, TopEntry
 from playground.engine.vocab import Vocab
 
-EXACT_KL_MAX_VOCAB = 8192
-"""At or below this vocabulary size the producer's full rows are kept: KL is exact."""
+EXACT_KL_MAX_VOCAB = 4096
+"""At or below this vocabulary size the producer's full rows are kept: KL is exact
+(256 positions x 4096 x 16 bytes = 16 MB)."""
 KL_TOP_N = 256
 """Above it, the producer's top-N log-probabilities plus a rest bucket (a lower bound)."""
 MOST_SHIFTED = 10
