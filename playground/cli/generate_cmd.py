@@ -7,11 +7,13 @@ import json
 import sys
 from typing import Any
 
-from playground.cli.common import CliError, fail, open_by_id
+from playground.cli.common import CliError, config_from, fail, open_by_id
 from playground.engine.errors import EngineError
 from playground.engine.types import Finished, TokenEvent
 from playground.engine.utf8 import hex_escape
-from playground.sampling import cli_args
+from playground.sampling import cli_args, factory_for, load_user_presets
+from playground.sampling.presets import PresetError
+from playground.sampling.settings import SamplerSettings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -44,11 +46,21 @@ def token_json(ev: TokenEvent) -> dict[str, Any]:
     }
 
 
+def _settings(args: argparse.Namespace) -> SamplerSettings:
+    """The preset (built-in, or the user's own from models.toml), then the explicit flags."""
+    user_presets = {}
+    if getattr(args, "preset", None):
+        config = config_from(args) if not args.model.endswith(".gguf") else None
+        if config is not None:
+            user_presets = load_user_presets(config.source)
+    return cli_args.settings_from_args(args, user_presets)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = cli_args.settings_from_args(args)
+        settings = _settings(args)
         model = open_by_id(args, args.model)
-    except (CliError, ValueError) as exc:
+    except (CliError, PresetError, ValueError) as exc:
         return fail(str(exc))
     try:
         prompt = model.tokenize(args.prompt, special=True, add_bos=model.vocab.add_bos)
@@ -56,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
         max_tokens = settings.max_tokens
         out = sys.stdout
         for item in model.stream(
-            prompt, settings=settings, max_tokens=max_tokens, stop=stop, top_k=args.n_probs
+            prompt,
+            settings=settings,
+            max_tokens=max_tokens,
+            stop=stop,
+            top_k=args.n_probs,
+            make_sampler=factory_for(model),
         ):
             if isinstance(item, TokenEvent):
                 if args.json:

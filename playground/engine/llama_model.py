@@ -40,7 +40,6 @@ from playground.engine.types import (
 )
 from playground.engine.utf8 import IncrementalText
 from playground.engine.vocab import Vocab, load_vocab
-from playground.sampling.chain import Sampler
 from playground.sampling.settings import SamplerSettings
 
 GREEDY = SamplerSettings()
@@ -65,8 +64,11 @@ def default_threads(models_sharing: int = 2) -> int:
 
 def _default_sampler(
     settings: SamplerSettings, vocab: Vocab, prompt: Sequence[int], generated: Sequence[int]
-) -> Sampler:
-    return Sampler(settings, vocab.size)
+) -> Any:
+    # Imported here: the sampling package's factory module imports this one's types.
+    from playground.sampling.factory import make_sampler
+
+    return make_sampler(settings, vocab, prompt, generated)
 
 
 @dataclass(frozen=True)

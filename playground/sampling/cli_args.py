@@ -54,7 +54,8 @@ def add_sampler_args(parser: argparse.ArgumentParser) -> None:
         "or one of the user's own",
     )
     for flag, dest, typ, help_ in _SIMPLE:
-        extra = ("--max-tokens",) if flag == "-n" else ()
+        # The spelling first-class too: --temperature next to llama.cpp's --temp.
+        extra = {"-n": ("--max-tokens",), "--temp": ("--temperature",)}.get(flag, ())
         g.add_argument(flag, *extra, dest=f"s_{dest}", type=typ, default=None, help=help_)
     g.add_argument(
         "--penalty-source",
