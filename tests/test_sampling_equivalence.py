@@ -230,8 +230,8 @@ def test_sparse_penalties_equal_dense_llama_chain(
     bias: float,
     temp: float,
 ) -> None:
-    """Running logit bias and penalties on the touched ids only picks the same token, with
-    the same probability, as llama.cpp's chain over the whole vocabulary."""
+    """Running logit bias and penalties on the touched ids only gives the distribution
+    llama.cpp's chain gives over the whole vocabulary (greedy: the same token)."""
     logits = make_logits(seed, n, scale)
     history = make_history(seed, n, 50)
     s = SamplerSettings(
@@ -256,6 +256,10 @@ def test_sparse_penalties_equal_dense_llama_chain(
         drawn = sampler.sample(logits)
     finally:
         sampler.close()
-    assert drawn.token == int(dense.ids[dense.selected])
-    if temp > 0.0:
-        assert drawn.prob_after == pytest.approx(float(dense.p[dense.selected]), rel=1e-5)
+    if temp == 0.0:
+        assert drawn.token == int(dense.ids[dense.selected])
+    else:
+        # temperature alone draws in numpy (see chain.py): same distribution, other RNG,
+        # so compare the drawn token's probability with the dense chain's for that token
+        p_dense = {int(i): float(p) for i, p in zip(dense.ids, dense.p, strict=True)}
+        assert drawn.prob_after == pytest.approx(p_dense[drawn.token], rel=1e-5)
