@@ -360,7 +360,7 @@ class LlamaModel:
                         sampler = make_sampler(current, vocab, tokens, generated)
                     logits = self._logits_row(-1)
                     lse = logsumexp(logits, scratch)
-                    drawn = sampler.sample(logits)
+                    drawn = sampler.sample(logits, lse)
                     tok = drawn.token
                     sampler.accept(tok)
                     generated.append(tok)

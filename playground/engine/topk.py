@@ -1,10 +1,10 @@
 """Log-probabilities, ranks and top-k over a full vocabulary, cheaply.
 
 At a 262k vocabulary `np.argpartition` costs about 2 ms, which alone would blow the
-streaming budget (the engine must stay within 5% of a bare decode loop). The logits of a
-language model are heavy-tailed, so the top-k nearly always lie within a few nats of the
-maximum: a threshold scan (about 0.03 ms) finds a small candidate set, and only that is
-sorted. Ties and flat distributions fall back to argpartition.
+streaming budget (the engine must stay within 5% of a bare decode loop). `top_k_ids` finds
+the top k through per-block maxima instead: about 0.05 ms, exact, whatever the shape of
+the distribution (a threshold scan was as fast on peaked rows but fell back to a full
+partition on flat ones).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
 
-_MAX_CANDIDATES = 4096
+_BLOCK = 256
+_OFFSETS = np.arange(_BLOCK)
 
 
 def logsumexp(logits: FloatArray, scratch: FloatArray | None = None) -> float:
@@ -27,27 +28,40 @@ def logsumexp(logits: FloatArray, scratch: FloatArray | None = None) -> float:
     buf = scratch if scratch is not None else np.empty_like(logits)
     np.subtract(logits, m, out=buf)
     np.exp(buf, out=buf)
-    return m + math.log(float(buf.sum(dtype=np.float64)))
+    # float32 pairwise summation: relative error ~1e-7 at 262k terms, and no conversion
+    return m + math.log(float(buf.sum()))
 
 
 def top_k_ids(logits: FloatArray, k: int) -> npt.NDArray[np.intp]:
-    """Ids of the k largest logits, largest first (ties broken by lower id)."""
+    """Ids of the k largest logits, largest first (equal logits: lower id first).
+
+    Exact, by blocks: the top k all lie in the k blocks whose maxima are largest (a block
+    holding a top-k logit has a maximum at least that high, and k other blocks would hold
+    k larger logits). One max per block, then a partition of k blocks only.
+    """
     n = logits.shape[0]
     if k <= 0:
         return np.empty(0, dtype=np.intp)
     if k >= n:
-        return np.argsort(-logits, kind="stable")
-    m = float(logits.max())
-    delta = 1.0
-    cand = np.flatnonzero(logits >= m - delta)
-    while cand.shape[0] < k and delta < 128.0:
-        delta *= 4.0
-        cand = np.flatnonzero(logits >= m - delta)
-    if cand.shape[0] < k or cand.shape[0] > _MAX_CANDIDATES:
-        cand = np.argpartition(logits, n - k)[n - k :]
-        cand.sort()
-    order = np.argsort(-logits[cand], kind="stable")
-    return cand[order[:k]]
+        return np.lexsort((np.arange(n), -logits))
+    n_blocks = n // _BLOCK
+    if n_blocks <= k:
+        cand = np.arange(n)
+    else:
+        block_max = logits[: n_blocks * _BLOCK].reshape(n_blocks, _BLOCK).max(axis=1)
+        # every block reaching the k-th largest maximum: exact with ties too
+        kth_block = np.partition(block_max, n_blocks - k)[n_blocks - k]
+        best = np.flatnonzero(block_max >= kth_block)
+        cand = (best[:, None] * _BLOCK + _OFFSETS).ravel()
+        if n % _BLOCK:
+            cand = np.concatenate([cand, np.arange(n_blocks * _BLOCK, n)])
+    vals = logits[cand]
+    m = vals.shape[0]
+    kth = np.partition(vals, m - k)[m - k]
+    above = cand[vals > kth]
+    tied = np.sort(cand[vals == kth])[: k - above.shape[0]]
+    top = np.concatenate([above, tied])
+    return top[np.lexsort((top, -logits[top]))]
 
 
 def rank_of(logits: FloatArray, token: int) -> int:
