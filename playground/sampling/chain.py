@@ -41,10 +41,11 @@ TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 """llama_token_data's layout, so numpy can fill llama.cpp's candidate array in place."""
 
 PRUNE_NATS = 40.0
-"""Before a random draw, candidates more than PRUNE_NATS x temperature below the top are
-dropped: each has under e^-40 of the top's probability after the temperature, so together
-(262k of them) under 1e-12. That changes no draw in practice, and it spares llama.cpp's
-softmax and draw a pass over the whole vocabulary (2.5 ms of a 14 ms Gemma step)."""
+"""Before llama.cpp's truncating chain, candidates more than PRUNE_NATS x max(T, 1) below
+the top are dropped: each has under e^-40 of the top's probability both before the
+temperature (what top-p and min-p see) and after it, so together (262k of them) under
+1e-12. That changes no result in practice, and spares llama.cpp's samplers most of the
+vocabulary."""
 
 _DRAW_BLOCK = 512
 
@@ -350,7 +351,8 @@ class Sampler:
         else:
             data = self._data
             top = float(work.max())
-            keep = np.flatnonzero(work >= top - PRUNE_NATS * max(s.temperature, 1e-6))
+            # top-p and min-p see the distribution before the temperature: cut in raw nats
+            keep = np.flatnonzero(work >= top - PRUNE_NATS * max(s.temperature, 1.0))
             n_keep = int(keep.size)
             data["id"][:n_keep] = keep
             data["logit"][:n_keep] = work[keep]
