@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
 from playground.engine.llama_model import LlamaModel
+from playground.sampling.factory import factory_for
 from playground.sampling.settings import SamplerSettings
 from playground.ui import exports
 from playground.ui.conversation_store import (
@@ -73,12 +74,13 @@ class PlaygroundApp(App[int]):
         Binding("f6", "toggle_mode", "Chat/Doc"),
         Binding("f7", "toggle_inspector", "Inspector", show=False),
         Binding("ctrl+r", "regenerate", "Regen"),
-        Binding("ctrl+e", "edit_last", "Edit", show=False),
+        # priority: the Input has ctrl+e (end) and ctrl+x (cut) and almost always has focus
+        Binding("ctrl+e", "edit_last", "Edit", show=False, priority=True),
         Binding("ctrl+l", "clear", "Clear", show=False),
         Binding("ctrl+n", "new_conversation", "New", show=False),
         Binding("ctrl+o", "resume", "Resume", show=False),
         Binding("ctrl+s", "save_svg", "SVG", show=False),
-        Binding("ctrl+x", "export", "Export", show=False),
+        Binding("ctrl+x", "export", "Export", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit"),
     ]
 
@@ -258,7 +260,8 @@ class PlaygroundApp(App[int]):
         max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
         pane.set_status("prompt...")
         pane.mark_dirty()
-        make_sampler = _sampler_factory()
+        # The full factory: the tricks, and DRY / text biases, which need this model.
+        make_sampler = factory_for(model)
         self.run_worker(
             lambda: generate(
                 self,
@@ -398,6 +401,7 @@ class PlaygroundApp(App[int]):
         if turn is None:
             return
         turn.other = list(msg.views)
+        turn.analysis = msg.analysis
         pane = self.pane(msg.side)
         pane.mark_dirty()
         if self.store is not None:
@@ -424,7 +428,15 @@ class PlaygroundApp(App[int]):
         if turn is None or msg.index >= len(turn.events):
             return
         other = turn.other[msg.index] if msg.index < len(turn.other) else None
-        self.query_one(TokenInspector).show_token(side, OTHER[side], turn.events[msg.index], other)
+        mine, theirs = self.models[side], self.models[OTHER[side]]
+        self.query_one(TokenInspector).show_token(
+            side,
+            OTHER[side],
+            turn.events[msg.index],
+            other,
+            vocab=mine.vocab if mine is not None else None,
+            other_vocab=theirs.vocab if theirs is not None else None,
+        )
 
     # ------------------------------------------------------------------ actions
 
@@ -519,7 +531,10 @@ class PlaygroundApp(App[int]):
         name = self.store.id if self.store is not None else "conversation"
         md = exports.write_markdown(folder / f"{name}.md", self.transcripts, self.specs)
         html = exports.write_html(folder / f"{name}.html", self.transcripts, self.specs)
-        self.notify(f"Exported {md}" + (f" and {html}" if html else ""))
+        self.notify(
+            f"Exported {md}"
+            + (f" and {html}" if html else " (HTML report: waits for both replies' analysis)")
+        )
 
     def action_help(self) -> None:
         from playground.ui.screens.help import HelpScreen
@@ -580,10 +595,3 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Toggle inspector", "Show or hide the token inspector", "toggle_inspector"),
     ("Help", "Keys and what the views mean", "help"),
 )
-
-
-def _sampler_factory() -> Any:
-    """The sampling module's factory (tricks included) when a checkout has one."""
-    from playground.sampling import chain
-
-    return getattr(chain, "make_sampler", None)

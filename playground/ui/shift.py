@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from playground.analysis.shift import analyse_reply
+from playground.analysis.shift import ShiftAnalysis, analyse_reply
 from playground.engine.llama_model import LlamaModel
 from playground.engine.types import TokenEvent
 from playground.ui.transcript import OtherView
@@ -21,10 +21,11 @@ def analyse_turn(
     scorer_context: Sequence[int],
     reply: Sequence[int],
     events: Sequence[TokenEvent],
-) -> list[OtherView | None]:
-    """How `scorer` ranks each token of `producer`'s reply; one view per reply token."""
+) -> tuple[list[OtherView | None], ShiftAnalysis | None]:
+    """How `scorer` ranks each token of `producer`'s reply: one view per reply token, and
+    the analysis itself (the HTML export renders it)."""
     if not reply:
-        return []
+        return [], None
     result = analyse_reply(
         producer,
         scorer,
@@ -44,5 +45,6 @@ def analyse_turn(
                 top=tuple((t.piece, t.logprob) for t in row.other_top),
                 shift_class=row.shift.value,
                 approximate=row.approximate,
+                top_ids=tuple(t.id for t in row.other_top),
             )
-    return views
+    return views, result

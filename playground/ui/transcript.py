@@ -34,6 +34,8 @@ class OtherView:
     shift_class: str | None
     """unshifted / marginal / shifted (URIAL's thresholds), or None where not comparable."""
     approximate: bool = False
+    top_ids: tuple[int, ...] = ()
+    """The ids of `top` in the scorer's vocabulary, so a byte token shows as <0xNN>."""
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Turn:
     error: str | None = None
     other: list[OtherView | None] = field(default_factory=list)
     settings: Any = None
+    analysis: Any = None
+    """The full ShiftAnalysis of this reply under the other model, kept for the HTML report."""
 
     @property
     def reply_text(self) -> str:

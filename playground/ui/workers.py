@@ -59,11 +59,15 @@ class GenerationDone(Message):
 class ScoresReady(Message):
     """The other model's teacher-forced view of one side's reply."""
 
-    def __init__(self, side: str, turn: int, views: list[OtherView | None]) -> None:
+    def __init__(
+        self, side: str, turn: int, views: list[OtherView | None], analysis: Any = None
+    ) -> None:
         super().__init__()
         self.side = side
         self.turn = turn
         self.views = views
+        self.analysis = analysis
+        """The ShiftAnalysis the views came from (None for an empty reply)."""
 
 
 class ModelReady(Message):
@@ -132,10 +136,14 @@ def generate(
 
 
 def score_reply(
-    target: MessagePump, side: str, turn: int, analyse: Callable[[], list[OtherView | None]]
+    target: MessagePump,
+    side: str,
+    turn: int,
+    analyse: Callable[[], tuple[list[OtherView | None], Any]],
 ) -> None:
     """Run the shift analysis of one reply (teacher-forced, in the scorer's thread)."""
-    target.post_message(ScoresReady(side, turn, analyse()))
+    views, analysis = analyse()
+    target.post_message(ScoresReady(side, turn, views, analysis))
 
 
 def load_model(

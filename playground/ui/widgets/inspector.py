@@ -3,47 +3,101 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from playground.engine.types import TokenEvent, TokenKind
+from playground.engine.vocab import Vocab
+from playground.sampling.trace import SampleTrace
 from playground.ui.transcript import OtherView
 from playground.ui.widgets.token_render import CLASS_STYLE, visible_piece
 
 
-def _piece(b: bytes) -> str:
-    return visible_piece(b, TokenKind.NORMAL)
+def piece_label(piece: bytes, token: int | None, vocab: Vocab | None) -> str:
+    """A top-k entry as the panes show it: byte tokens and control bytes as <0xNN>."""
+    kind = TokenKind.NORMAL
+    if vocab is not None and token is not None and 0 <= token < vocab.size:
+        kind = vocab.kind(token)
+    return visible_piece(piece, kind).replace("\n", "")
 
 
-def describe_trace(trace: Any) -> str:
-    """The sampler's trace in one line, whatever shape the sampling module gives it."""
+def _token_name(token: int, vocab: Vocab | None) -> str:
+    if vocab is None or not 0 <= token < vocab.size:
+        return f"id {token}"
+    return piece_label(vocab.pieces[token], token, vocab)
+
+
+def _delta(delta: float) -> str:
+    return "-inf (banned)" if delta == -math.inf else f"{delta:+.2f}"
+
+
+def describe_trace(trace: Any, vocab: Vocab | None = None) -> Text:
+    """What the sampler chain and the tricks did to this token, in a line or two."""
     if trace is None:
-        return "sampler: plain chain (no trace)"
-    describe = getattr(trace, "describe", None)
-    if callable(describe):
-        return str(describe())
-    fields = getattr(trace, "__dataclass_fields__", None)
-    if fields is not None:
-        return ", ".join(f"{k}={getattr(trace, k)!r}" for k in fields)
-    if isinstance(trace, dict):
-        return ", ".join(f"{k}={v!r}" for k, v in trace.items())
-    return str(trace)
+        return Text("sampler: no trace recorded for this token", "dim")
+    if not isinstance(trace, SampleTrace):
+        return Text(f"sampler: {trace}", "dim")
+    out = Text()
+    out.append("sampler ", "bold")
+    out.append(f"[{trace.settings.describe()}] ", "dim")
+    out.append(f"p {trace.prob_before:.3f} → {trace.prob_after:.3f} after the chain")
+    if trace.candidates:
+        out.append(f" ({trace.candidates} candidates)", "dim")
+    if trace.moves:
+        moved = ", ".join(f"{m.name} {_delta(m.delta)}" for m in trace.moves)
+        out.append(f"; moved by {moved}", "bold yellow")
+    else:
+        out.append("; no trick moved it", "dim")
+    big = trace.biggest
+    if big is not None and big not in trace.moves:
+        # The EOS tricks move every end-of-generation id alike; the trace names one of them.
+        target = (
+            "every end-of-generation token"
+            if big.name in ("ban eos", "eos boost")
+            else repr(_token_name(big.token, vocab))
+        )
+        out.append(f"; this step {big.name} moved {target} {_delta(big.delta)}", "yellow")
+    for note in trace.notes:
+        out.append(f"; {note}", "italic dim")
+    return out
+
+
+def _rows(entries: Sequence[tuple[int | None, bytes, float]], vocab: Vocab | None) -> list[str]:
+    return [
+        f"{n + 1}. {piece_label(piece, tok, vocab)!r} {math.exp(lp):.3f}"
+        for n, (tok, piece, lp) in enumerate(entries)
+    ]
 
 
 class TokenInspector(Static):
     """Shows the selected token; empty until one is selected."""
 
     DEFAULT_CSS = """
-    TokenInspector { height: auto; max-height: 9; border-top: solid $primary-darken-2;
+    TokenInspector { height: auto; max-height: 10; border-top: solid $primary-darken-2;
                      padding: 0 1; }
     """
 
     def show_token(
-        self, side: str, other_side: str, ev: TokenEvent, other: OtherView | None
+        self,
+        side: str,
+        other_side: str,
+        ev: TokenEvent,
+        other: OtherView | None,
+        *,
+        vocab: Vocab | None = None,
+        other_vocab: Vocab | None = None,
     ) -> None:
+        """Show one reply token.
+
+        Args:
+            vocab: the producing model's vocabulary (token kinds, names of moved tokens).
+            other_vocab: the other model's, for its top-k list.
+        """
         head = Text()
         head.append(f"{side} token #{ev.index} ", "bold")
         head.append(f"{visible_piece(ev.piece, ev.kind)!r}", "reverse")
@@ -60,17 +114,17 @@ class TokenInspector(Static):
         table.add_column()
         table.add_column()
         table.add_row(Text(f"top-5 {side}", "bold"), Text(f"top-5 {other_side}", "bold"))
-        mine = [f"{n + 1}. {_piece(t.piece)!r} {t.prob:.3f}" for n, t in enumerate(ev.top)]
-        theirs = (
-            [f"{n + 1}. {_piece(p)!r} {math.exp(lp):.3f}" for n, (p, lp) in enumerate(other.top)]
-            if other is not None
-            else ["(not scored yet)"]
-        )
+        mine = _rows([(t.id, t.piece, t.logprob) for t in ev.top], vocab)
+        if other is not None:
+            ids: Sequence[int | None] = other.top_ids or [None] * len(other.top)
+            theirs = _rows(
+                [(i, p, lp) for i, (p, lp) in zip(ids, other.top, strict=False)], other_vocab
+            )
+        else:
+            theirs = ["(not scored yet)"]
         for n in range(max(len(mine), len(theirs))):
             table.add_row(mine[n] if n < len(mine) else "", theirs[n] if n < len(theirs) else "")
-        from rich.console import Group
-
-        self.update(Group(head, table, Text(describe_trace(ev.trace), "dim")))
+        self.update(Group(head, table, describe_trace(ev.trace, vocab)))
 
     def clear_token(self) -> None:
         self.update(Text("Select a token: Tab to a pane, then ←/→, or click it.", "dim"))

@@ -42,12 +42,25 @@ CLASS_STYLE = {
 }
 
 
+# As in the templates' token view: whitespace gets a mark, any other control character is
+# shown as its byte. Newlines also keep the line break so the raw view still reads as lines.
+_VISIBLE = str.maketrans(
+    {
+        **{chr(c): f"<0x{c:02X}>" for c in (*range(0x20), 0x7F)},
+        " ": "·",
+        "\t": "→",
+        "\r": "␍",
+        "\n": "↵\n",
+    }
+)
+
+
 def visible_piece(piece: bytes, kind: TokenKind) -> str:
-    """A token piece with nothing invisible: spaces `·`, tabs `→`, newlines `↵`, bytes hex."""
+    """A token piece with nothing invisible: spaces `·`, tabs `→`, newlines `↵`, byte
+    tokens, control characters and bytes that are not UTF-8 as `<0xNN>`."""
     if kind == TokenKind.BYTE:
         return "".join(f"<0x{b:02X}>" for b in piece)
-    text = hex_escape(piece)
-    return text.replace(" ", "·").replace("\t", "→").replace("\n", "↵\n")
+    return hex_escape(piece).translate(_VISIBLE)
 
 
 def prob_style(p: float) -> Style:
