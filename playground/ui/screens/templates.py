@@ -7,6 +7,7 @@ and cl100k_base, and any warnings. A pick applies from the next turn.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -15,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Label, Select, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
 from playground.ui.prompting import TemplateProblem, build_prompt, default_reason, template_names
 from playground.ui.transcript import SIDES
@@ -68,6 +69,10 @@ class TemplatesScreen(ModalScreen[None]):
                         id=f"tpl-{side}",
                         prompt="template",
                     )
+                    yield Input(
+                        placeholder="or your own Jinja template: a file path, then Enter",
+                        id=f"file-{side}",
+                    )
                     yield Static("", classes="counts", id=f"counts-{side}")
                     yield Static("", classes="warnings", id=f"warn-{side}")
                     yield Static("", id=f"render-{side}")
@@ -108,14 +113,31 @@ class TemplatesScreen(ModalScreen[None]):
         sid = event.select.id or ""
         if not sid.startswith("tpl-") or not isinstance(event.value, str):
             return
-        side = sid.removeprefix("tpl-")
+        self._use(sid.removeprefix("tpl-"), event.value)
+
+    @on(Input.Submitted)
+    def _file_picked(self, event: Input.Submitted) -> None:
+        iid = event.input.id or ""
+        if not iid.startswith("file-"):
+            return
+        path = Path(event.value.strip()).expanduser()
+        if not path.is_file():
+            self.notify(
+                f"No file at {path}. Give the path of a Jinja chat template (.jinja).",
+                severity="error",
+            )
+            return
+        self._use(iid.removeprefix("file-"), str(path.resolve()))
+
+    def _use(self, side: str, name: str) -> None:
+        """Switch one side's template if it renders; otherwise keep the previous one."""
         model = self.playground.models.get(side)
         if model is None:
             return
         try:
-            build_prompt(model, event.value, "chat", [], SAMPLE)
+            build_prompt(model, name, "chat", [], SAMPLE)
         except TemplateProblem as exc:
-            self.notify(f"{event.value}: {exc}. Keeping the previous template.", severity="error")
+            self.notify(f"{name}: {exc}. Keeping the previous template.", severity="error")
             return
-        self.playground.set_template(side, event.value)
+        self.playground.set_template(side, name)
         self.show(side)
