@@ -20,6 +20,18 @@ MAX_FPS = 8
 """Streaming repaints per second per pane: fast models must not starve the keyboard."""
 
 
+SLACK_LINES = 3
+"""Blank lines below a streaming reply, so it can grow that much before a layout pass."""
+
+
+def wrapped_height(plain: str, width: int) -> int:
+    """Lines `plain` takes at `width` cells, estimated by characters: word wrapping can
+    take a line more than this, which the slack lines absorb. 0 when not laid out yet."""
+    if width <= 0:
+        return 0
+    return sum(max(1, -(-len(line) // width)) for line in plain.split("\n"))
+
+
 class ModelPane(Widget, can_focus=True):
     """A pane that shows one side's transcript and lets the user pick a token."""
 
@@ -59,6 +71,7 @@ class ModelPane(Widget, can_focus=True):
         self._dirty = False
         self._last_paint = 0.0
         self._cache: TurnCache = {}
+        self._laid_out_with_slack = False
         self.repaints = 0
         """How many times the body was re-rendered (the bench and tests read it)."""
 
@@ -76,11 +89,12 @@ class ModelPane(Widget, can_focus=True):
 
     def refresh_title(self) -> None:
         title = f"{self.side}: {self.model_name}  [{self.view.value}]"
-        self.query_one(".pane-title", Label).update(title)
+        # fixed-size labels (height 1, width 1fr): new text never needs a layout pass
+        self.query_one(".pane-title", Label).update(title, layout=False)
 
     def set_status(self, text: str) -> None:
         self.status_text = text
-        self.query_one(".pane-status", Label).update(text)
+        self.query_one(".pane-status", Label).update(text, layout=False)
 
     def mark_dirty(self) -> None:
         """Repaint soon, at most MAX_FPS times a second, however many batches arrive."""
@@ -97,11 +111,20 @@ class ModelPane(Widget, can_focus=True):
         self._last_paint = time.monotonic()
         self.repaints += 1
         body = self.query_one(".pane-body", Static)
-        body.update(
-            render_transcript(
-                self.transcript, self.view, self.cursor, self.show_prompt, self._cache
-            )
+        text = render_transcript(
+            self.transcript, self.view, self.cursor, self.show_prompt, self._cache
         )
+        streaming = self.transcript.last is not None and self.transcript.last.reason is None
+        if streaming:
+            text.append("\n" * SLACK_LINES)
+        # A layout pass re-wraps the whole screen (about 19 ms with two streaming panes,
+        # measured): only pay it when the text may no longer fit the laid-out height.
+        # the reply may grow into the slack, less one line for word-wrap misestimates
+        need = wrapped_height(text.plain, body.size.width) - SLACK_LINES
+        fits = streaming and self._laid_out_with_slack and 0 < need <= body.size.height - 1
+        body.update(text, layout=not fits)
+        if not fits:
+            self._laid_out_with_slack = streaming
         scroller = self.query_one(VerticalScroll)
         if self.cursor < 0:
             scroller.scroll_end(animate=False, immediate=False)
