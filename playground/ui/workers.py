@@ -21,7 +21,7 @@ from playground.engine.llama_model import LlamaModel
 from playground.engine.types import Finished, TokenEvent
 from playground.ui.transcript import OtherView
 
-FRAME_S = 1 / 15
+FRAME_S = 1 / 8
 """Tokens are handed to the UI at most this often."""
 
 

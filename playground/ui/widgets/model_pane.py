@@ -16,7 +16,7 @@ from textual.widgets import Label, Static
 from playground.ui.transcript import SideTranscript
 from playground.ui.widgets.token_render import TurnCache, View, render_transcript
 
-MAX_FPS = 8
+MAX_FPS = 5
 """Streaming repaints per second per pane: fast models must not starve the keyboard."""
 
 
