@@ -97,7 +97,12 @@ class ModelPane(Widget, can_focus=True):
         self.query_one(".pane-status", Label).update(text, layout=False)
 
     def mark_dirty(self) -> None:
-        """Repaint soon, at most MAX_FPS times a second, however many batches arrive."""
+        """Repaint soon: at most MAX_FPS times a second while a reply streams, at once
+        otherwise (a resumed or edited conversation has nothing to wait for)."""
+        last = self.transcript.last
+        if last is None or last.reason is not None:
+            self.call_after_refresh(self.refresh_body)
+            return
         if not self._dirty:
             self._dirty = True
             wait = self._last_paint + 1 / MAX_FPS - time.monotonic()
