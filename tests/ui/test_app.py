@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rich.console import Group
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Input, Select, Static
 
 from playground.config import Config
+from playground.sampling.settings import SamplerSettings
 from playground.ui.app import PlaygroundApp
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.token_render import SPECIAL, View
-from tests.tiny_gguf import ALIGNED_REPLY_TEXT, BASE_CYCLE_TEXT
+from tests.tiny_gguf import ALIGNED_REPLY_TEXT, BASE_CYCLE_TEXT, TinyPair
 from tests.ui.conftest import SIZE, models_loaded, turn_done, wait_until
 
 
@@ -72,10 +75,10 @@ async def test_escape_stops_and_keeps_partial_reply(tiny_config: Config, data_di
     async with app.run_test(size=SIZE) as pilot:
         await models_loaded(pilot)
 
-        class SlowSettings(dict):  # type: ignore[type-arg]
+        class SlowSettings(dict[str, SamplerSettings]):
             """Reading the settings costs 20 ms: the base model streams at about 50 tok/s."""
 
-            def __getitem__(self, key: str):  # type: ignore[no-untyped-def]
+            def __getitem__(self, key: str) -> SamplerSettings:
                 import time
 
                 time.sleep(0.02)
@@ -112,7 +115,7 @@ async def test_raw_view_marks_special_tokens(tiny_config: Config, data_dir: Path
         end = plain.rindex("<|im_end|>")
         styles = [s.style for s in raw.spans if s.start <= end < s.end]
         assert any(
-            getattr(st, "bgcolor", None) is not None and st.bgcolor == SPECIAL.bgcolor
+            isinstance(st, Style) and st.bgcolor is not None and st.bgcolor == SPECIAL.bgcolor
             for st in styles
         ), "the reply's <|im_end|> is drawn in the special-token style"
         # 🙂 is not in the tiny vocabulary: byte fallback, shown as hex bytes
@@ -177,7 +180,9 @@ async def test_inspector_shows_both_models_for_selected_token(
         await pilot.click(offset=spot)
         await pilot.pause()
         assert pane.cursor == 3
-        assert "token #3" in str(app.query_one(TokenInspector).content.renderables[0])
+        shown = app.query_one(TokenInspector).content
+        assert isinstance(shown, Group)
+        assert "token #3" in str(shown.renderables[0])
 
 
 async def test_model_load_failure_keeps_app_running(tiny_config: Config, data_dir: Path) -> None:
@@ -197,9 +202,9 @@ async def test_model_load_failure_keeps_app_running(tiny_config: Config, data_di
 
 
 async def test_hostile_template_is_refused_in_place(
-    tiny_pair,
+    tiny_pair: TinyPair,
     tmp_path: Path,
-    data_dir: Path,  # type: ignore[no-untyped-def]
+    data_dir: Path,
 ) -> None:
     from playground.config import load_config
     from tests.ui.conftest import write_models_toml
