@@ -22,10 +22,15 @@ def config_from(args: argparse.Namespace) -> Config:
         raise CliError(str(exc)) from None
 
 
+def is_model_path(model_id: str) -> bool:
+    """True when a --model / --tokenizer value names a file rather than a models.toml id."""
+    return model_id.endswith(".gguf") or Path(model_id).is_file()
+
+
 def open_by_id(args: argparse.Namespace, model_id: str, models_sharing: int = 1) -> LlamaModel:
     """A model id from models.toml, or a direct path to a .gguf file."""
     try:
-        if model_id.endswith(".gguf") or Path(model_id).is_file():
+        if is_model_path(model_id):
             return LlamaModel(model_id, LoadOptions())
         config = config_from(args)
         return open_model(config.model(model_id), models_sharing)

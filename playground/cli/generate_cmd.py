@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from playground.cli.common import CliError, config_from, fail, open_by_id
+from playground.cli.common import CliError, config_from, fail, is_model_path, open_by_id
 from playground.engine.errors import EngineError
 from playground.engine.types import Finished, TokenEvent
 from playground.engine.utf8 import hex_escape
@@ -50,7 +50,7 @@ def _settings(args: argparse.Namespace) -> SamplerSettings:
     """The preset (built-in, or the user's own from models.toml), then the explicit flags."""
     user_presets = {}
     if getattr(args, "preset", None):
-        config = config_from(args) if not args.model.endswith(".gguf") else None
+        config = None if is_model_path(args.model) else config_from(args)
         if config is not None:
             user_presets = load_user_presets(config.source)
     return cli_args.settings_from_args(args, user_presets)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from playground.cli.common import CliError, config_from, fail, open_by_id
+from playground.cli.common import CliError, config_from, fail, is_model_path, open_by_id
 from playground.config import ConfigError
 from playground.engine.llama_model import LlamaModel
 from playground.templates import (
@@ -108,7 +108,7 @@ def _choose_template(
     name: str | None = args.template
     base_dir: Path | None = None
     tok = args.tokenizer
-    is_model_id = model is not None and not (tok.endswith(".gguf") or Path(tok).is_file())
+    is_model_id = model is not None and not is_model_path(tok)
     if name is None and is_model_id:
         config = config_from(args)
         spec = config.model(tok)

@@ -283,10 +283,11 @@ class LlamaModel:
             self._cached.clear()
             self._eval_prompt(tokens)
 
-    def _check_fits(self, n: int) -> None:
+    def _check_fits(self, n: int, reserve: int = 0) -> None:
+        """Raise unless n tokens, plus `reserve` more to generate, fit the context."""
         if n == 0:
             raise ValueError("empty prompt: a model needs at least one token (e.g. BOS)")
-        if n > self.n_ctx:
+        if n + reserve > self.n_ctx:
             raise PromptTooLong(n, self.n_ctx)
 
     # ------------------------------------------------------------------ generation
@@ -317,9 +318,7 @@ class LlamaModel:
             DecodeError: llama.cpp failed to decode.
         """
         tokens = list(prompt)
-        if len(tokens) >= self.n_ctx:
-            raise PromptTooLong(len(tokens), self.n_ctx)
-        self._check_fits(len(tokens))
+        self._check_fits(len(tokens), reserve=1)
         return self._stream(tokens, settings, max_tokens, tuple(stop), top_k, cancel, make_sampler)
 
     def _stream(

@@ -92,14 +92,11 @@ class Vocab:
         return cached
 
 
-def read_piece(llama_cpp: Any, vocab_ptr: Any, token: int, buf: Any) -> bytes:
-    """One token's exact bytes, special tokens rendered as their text."""
-    n = llama_cpp.llama_token_to_piece(vocab_ptr, token, buf, len(buf), 0, True)
-    if n < 0:
-        bigger = ctypes.create_string_buffer(-n)
-        n = llama_cpp.llama_token_to_piece(vocab_ptr, token, bigger, -n, 0, True)
-        return bytes(bigger.raw[:n])
-    return bytes(buf.raw[:n])
+def _long_piece(llama_cpp: Any, vocab_ptr: Any, token: int, size: int) -> bytes:
+    """A piece that did not fit the shared buffer: llama.cpp said it needs `size` bytes."""
+    bigger = ctypes.create_string_buffer(size)
+    n = llama_cpp.llama_token_to_piece(vocab_ptr, token, bigger, size, 0, True)
+    return bytes(bigger.raw[:n])
 
 
 def load_vocab(llama_cpp: Any, vocab_ptr: Any) -> Vocab:
@@ -115,7 +112,7 @@ def load_vocab(llama_cpp: Any, vocab_ptr: Any) -> Vocab:
     code_of = {k: i for i, k in enumerate(_KIND_CODES)}
     for tok in range(n):
         m = to_piece(vocab_ptr, tok, buf, 256, 0, True)
-        pieces.append(buf.raw[:m] if m >= 0 else read_piece(llama_cpp, vocab_ptr, tok, buf))
+        pieces.append(buf.raw[:m] if m >= 0 else _long_piece(llama_cpp, vocab_ptr, tok, -m))
         codes[tok] = code_of[_kind_from_attr(int(get_attr(vocab_ptr, tok)))]
         if is_eog(vocab_ptr, tok):
             eog.add(tok)

@@ -172,12 +172,10 @@ class Sampler:
         self._numpy_draw = not s.greedy and s.top_k <= 0 and s.top_p >= 1.0 and s.min_p <= 0.0
         self._rng = np.random.default_rng(None if s.seed == RANDOM_SEED else s.seed)
         self._block_starts = np.arange(0, n, _DRAW_BLOCK)
-        if not s.greedy:
+        if not s.greedy and not self._numpy_draw:
             self._main = self._build_main(s)
             self._cdata = (lc.llama_token_data * n)()
             self._data = np.frombuffer(memoryview(self._cdata), dtype=TOKEN_DATA)
-            self._ids = np.arange(n, dtype=np.int32)
-            self._data["id"] = self._ids
             self._array = lc.llama_token_data_array(
                 data=self._cdata, size=n, selected=-1, sorted=False
             )
