@@ -42,12 +42,12 @@ from playground.ui.replay import replay
 from playground.ui.shift import analyse_turn
 from playground.ui.transcript import SIDES, SideTranscript, Turn
 from playground.ui.widgets.inspector import TokenInspector
-from playground.ui.widgets.model_pane import ModelPane
+from playground.ui.frames import FrameClock
+from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
 from playground.ui.widgets.shift_chart import ShiftChart
 from playground.ui.workers import (
     GenerationDone,
     ModelReady,
-    RateUpdate,
     ScoresReady,
     TokensArrived,
     generate,
@@ -111,6 +111,7 @@ class PlaygroundApp(App[int]):
         self.store: ConversationFile | None = None
         self.load_errors: dict[str, str] = {}
         self.first_paint_at: float | None = None
+        self.frames = FrameClock(self, MAX_FPS)
 
     # ------------------------------------------------------------------ layout
 
@@ -118,7 +119,7 @@ class PlaygroundApp(App[int]):
         yield Header()
         with Horizontal(id="panes"):
             for side in SIDES:
-                yield ModelPane(side, self.transcripts[side], id=f"pane-{side}")
+                yield ModelPane(side, self.transcripts[side], self.frames, id=f"pane-{side}")
         yield ShiftChart(id="shift-chart")
         yield TokenInspector(id="inspector")
         yield Input(placeholder="Message both models (Enter sends, Esc stops)", id="prompt")
@@ -303,11 +304,7 @@ class PlaygroundApp(App[int]):
             self.store.append(
                 "tokens", side=msg.side, turn=msg.turn, tokens=[token_record(e) for e in msg.events]
             )
-        self.pane(msg.side).mark_dirty()
-
-    @on(RateUpdate)
-    def _rate(self, msg: RateUpdate) -> None:
-        self.pane(msg.side).set_status(f"{msg.tokens} tok · {msg.tok_s:.1f} tok/s · streaming")
+        self.pane(msg.side).set_status_soon(f"{msg.tokens} tok · {msg.tok_s:.1f} tok/s · streaming")
 
     @on(GenerationDone)
     def _done(self, msg: GenerationDone) -> None:

@@ -2,9 +2,8 @@
 
 Each model runs in its own thread worker (one group per side, exclusive, so a new turn
 cancels the old one). Workers never touch widgets: they talk to the app with `post_message`,
-which is thread-safe. Tokens are batched per frame (about 15 a second) so a fast model does
-not make the app repaint once per token, and the tok/s status uses `can_replace` so only the
-latest value is ever painted.
+which is thread-safe. Tokens are batched per frame (8 a second), each batch with the tok/s so
+far, so a fast model does not make the app handle a message, or repaint, once per token.
 """
 
 from __future__ import annotations
@@ -26,26 +25,17 @@ FRAME_S = 1 / 8
 
 
 class TokensArrived(Message):
-    """A batch of tokens from one side's stream."""
+    """A batch of tokens from one side's stream, with the count and tok/s so far."""
 
-    def __init__(self, side: str, turn: int, events: list[TokenEvent]) -> None:
+    def __init__(
+        self, side: str, turn: int, events: list[TokenEvent], tokens: int, tok_s: float
+    ) -> None:
         super().__init__()
         self.side = side
         self.turn = turn
         self.events = events
-
-
-class RateUpdate(Message):
-    """Latest tokens and tok/s of one side: a newer one replaces an unprocessed older one."""
-
-    def __init__(self, side: str, tokens: int, tok_s: float) -> None:
-        super().__init__()
-        self.side = side
         self.tokens = tokens
         self.tok_s = tok_s
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, RateUpdate) and message.side == self.side
 
 
 class GenerationDone(Message):
@@ -113,8 +103,9 @@ def generate(
         for item in stream:
             if isinstance(item, Finished):
                 if batch:
-                    target.post_message(TokensArrived(side, turn, batch))
-                target.post_message(RateUpdate(side, item.tokens, item.tok_per_s))
+                    target.post_message(
+                        TokensArrived(side, turn, batch, item.tokens, item.tok_per_s)
+                    )
                 target.post_message(GenerationDone(side, turn, item))
                 return item
             if count == 0:
@@ -123,9 +114,9 @@ def generate(
             batch.append(item)
             now = time.monotonic()
             if now - last_post >= FRAME_S:
-                target.post_message(TokensArrived(side, turn, batch))
                 elapsed = now - t_first
-                target.post_message(RateUpdate(side, count, count / elapsed if elapsed else 0.0))
+                rate = count / elapsed if elapsed else 0.0
+                target.post_message(TokensArrived(side, turn, batch, count, rate))
                 batch = []
                 last_post = now
     finally:

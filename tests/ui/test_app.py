@@ -25,9 +25,8 @@ from tests.ui.conftest import SIZE, models_loaded, turn_done, wait_until
 
 
 def body_text(app: PlaygroundApp, side: str) -> Text:
-    content = app.pane(side).query_one(".pane-body", Static).content
-    assert isinstance(content, Text)
-    return content
+    """What the pane draws, unwrapped; `screen_text` checks it against the screen."""
+    return app.pane(side).body.document()
 
 
 async def send(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -169,8 +168,7 @@ async def test_inspector_shows_both_models_for_selected_token(
         assert "token #1" in rendered
         assert "base: rank" in rendered
         # the same selection with the mouse: find token #3 on screen and click it
-        body = pane.query_one(".pane-body", Static)
-        region = body.region
+        region = pane.body.region
         spot = next(
             (x, y)
             for y in range(region.y, region.bottom)

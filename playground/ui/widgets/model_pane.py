@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import time
-
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Label, Static
+from textual.widgets import Label
 
+from playground.ui.frames import FrameClock
 from playground.ui.transcript import SideTranscript
-from playground.ui.widgets.token_render import TurnCache, View, render_transcript
+from playground.ui.widgets.token_render import View
+from playground.ui.widgets.token_view import TokenView
 
-MAX_FPS = 5
-"""Streaming repaints per second per pane: fast models must not starve the keyboard."""
-
-
-SLACK_LINES = 3
-"""Blank lines below a streaming reply, so it can grow that much before a layout pass."""
-
-
-def wrapped_height(plain: str, width: int) -> int:
-    """Lines `plain` takes at `width` cells, estimated by characters: word wrapping can
-    take a line more than this, which the slack lines absorb. 0 when not laid out yet."""
-    if width <= 0:
-        return 0
-    return sum(max(1, -(-len(line) // width)) for line in plain.split("\n"))
+MAX_FPS = 8
+"""Streaming frames per second (both panes paint in the same one): on a small machine each
+screen update is time the models do not decode."""
 
 
 class ModelPane(Widget, can_focus=True):
@@ -39,7 +27,7 @@ class ModelPane(Widget, can_focus=True):
     ModelPane { height: 1fr; width: 1fr; border: round $primary-darken-2; }
     ModelPane:focus-within, ModelPane:focus { border: round $accent; }
     ModelPane > .pane-title { height: 1; width: 1fr; background: $boost; text-style: bold; }
-    ModelPane > VerticalScroll { height: 1fr; }
+    ModelPane > TokenView { height: 1fr; }
     ModelPane > .pane-status { height: 1; width: 1fr; color: $text-muted; }
     """
 
@@ -61,24 +49,29 @@ class ModelPane(Widget, can_focus=True):
             self.turn = turn
             self.index = index
 
-    def __init__(self, side: str, transcript: SideTranscript, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        side: str,
+        transcript: SideTranscript,
+        clock: FrameClock | None = None,
+        *,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.side = side
         self.transcript = transcript
+        self.clock = clock
+        """Streaming paints go through it; without one the pane paints at once."""
         self.model_name = "(no model)"
         self.status_text = ""
         self.show_prompt = True
-        self._dirty = False
-        self._last_paint = 0.0
-        self._cache: TurnCache = {}
-        self._laid_out_with_slack = False
+        self._pending_status: str | None = None
         self.repaints = 0
         """How many times the body was re-rendered (the bench and tests read it)."""
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="pane-title")
-        with VerticalScroll():
-            yield Static("", classes="pane-body", expand=True)
+        yield TokenView(self.transcript, classes="pane-body")
         yield Label("", classes="pane-status")
 
     def on_mount(self) -> None:
@@ -94,45 +87,37 @@ class ModelPane(Widget, can_focus=True):
 
     def set_status(self, text: str) -> None:
         self.status_text = text
+        self._pending_status = None  # a status set now outranks one waiting for a frame
         self.query_one(".pane-status", Label).update(text, layout=False)
 
+    def set_status_soon(self, text: str) -> None:
+        """The status of a streaming reply: painted with the next frame, not on its own."""
+        self._pending_status = text
+        self.mark_dirty()
+
     def mark_dirty(self) -> None:
-        """Repaint soon: at most MAX_FPS times a second while a reply streams, at once
-        otherwise (a resumed or edited conversation has nothing to wait for)."""
+        """Repaint with the next frame while a reply streams, at once otherwise (a resumed
+        or edited conversation has nothing to wait for)."""
         last = self.transcript.last
-        if last is None or last.reason is not None:
+        if self.clock is None or last is None or last.reason is not None:
             self.call_after_refresh(self.refresh_body)
-            return
-        if not self._dirty:
-            self._dirty = True
-            wait = self._last_paint + 1 / MAX_FPS - time.monotonic()
-            if wait > 0:
-                self.set_timer(wait, self.refresh_body)
-            else:
-                self.call_after_refresh(self.refresh_body)
+        else:
+            self.clock.request(self.side, self.refresh_body)
+
+    @property
+    def body(self) -> TokenView:
+        return self.query_one(TokenView)
 
     def refresh_body(self) -> None:
-        self._dirty = False
-        self._last_paint = time.monotonic()
+        bodies = self.query(TokenView)
+        if not bodies:  # a frame that fires while the app shuts down
+            return
         self.repaints += 1
-        body = self.query_one(".pane-body", Static)
-        text = render_transcript(
-            self.transcript, self.view, self.cursor, self.show_prompt, self._cache
-        )
-        streaming = self.transcript.last is not None and self.transcript.last.reason is None
-        if streaming:
-            text.append("\n" * SLACK_LINES)
-        # A layout pass re-wraps the whole screen (about 19 ms with two streaming panes,
-        # measured): only pay it when the text may no longer fit the laid-out height.
-        # the reply may grow into the slack, less one line for word-wrap misestimates
-        need = wrapped_height(text.plain, body.size.width) - SLACK_LINES
-        fits = streaming and self._laid_out_with_slack and 0 < need <= body.size.height - 1
-        body.update(text, layout=not fits)
-        if not fits:
-            self._laid_out_with_slack = streaming
-        scroller = self.query_one(VerticalScroll)
-        if self.cursor < 0:
-            scroller.scroll_end(animate=False, immediate=False)
+        if self._pending_status is not None:
+            self.set_status(self._pending_status)
+        body = bodies.first()
+        body.view, body.cursor, body.show_prompt = self.view, self.cursor, self.show_prompt
+        body.update_lines()
 
     def watch_view(self) -> None:
         if self.is_mounted:

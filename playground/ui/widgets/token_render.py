@@ -55,6 +55,16 @@ _VISIBLE = str.maketrans(
 )
 
 
+_TEXT_SAFE = str.maketrans(
+    {
+        **{chr(c): f"<0x{c:02X}>" for c in (*range(0x20), 0x7F) if c not in (0x09, 0x0A)},
+        "\t": "    ",
+    }
+)
+"""The text view keeps newlines and shows the reply as written, but a control character
+(an escape sequence, a carriage return) would reach the terminal: those show as bytes."""
+
+
 def visible_piece(piece: bytes, kind: TokenKind) -> str:
     """A token piece with nothing invisible: spaces `·`, tabs `→`, newlines `↵`, byte
     tokens, control characters and bytes that are not UTF-8 as `<0xNN>`."""
@@ -82,53 +92,8 @@ def _turn_header(text: Text, turn: Turn) -> None:
     text.append(f"› {label}: {first}\n", USER)
 
 
-def _turn_footer(text: Text, turn: Turn) -> None:
-    if turn.error is not None:
-        text.append(f"\n⚠ {turn.error}\n", ERROR)
-    elif turn.reason == "cancelled":
-        text.append("  [stopped]\n", NOTE)
-    elif turn.reason is not None:
-        text.append("\n")
-
-
-TurnCache = dict[int, tuple[tuple[object, ...], Text]]
-
-
-def render_transcript(
-    tr: SideTranscript,
-    view: View,
-    cursor: int,
-    show_prompt: bool,
-    cache: TurnCache | None = None,
-) -> Text:
-    """The whole pane body for one side.
-
-    Args:
-        cursor: flat index of the selected reply token (-1 for none).
-        show_prompt: in the raw view, also show the prompt's tokens (dimmer).
-        cache: per-turn renders to reuse; only the turn that changed is rebuilt, so a long
-            conversation costs the same per frame as a short one.
-    """
-    out = Text(no_wrap=False, overflow="fold")
-    flat = 0
-    for turn in tr.turns:
-        n = len(turn.events)
-        local = cursor - flat if flat <= cursor < flat + n else -1
-        key = (view, local, show_prompt, n, turn.reason, turn.error, len(turn.other), flat)
-        hit = cache.get(id(turn)) if cache is not None else None
-        if hit is not None and hit[0] == key:
-            part = hit[1]
-        else:
-            part = render_turn(turn, view, local, show_prompt, flat)
-            if cache is not None:
-                cache[id(turn)] = (key, part)
-        out.append_text(part)
-        flat += n
-    return out
-
-
-def render_turn(turn: Turn, view: View, cursor: int, show_prompt: bool, flat: int) -> Text:
-    """One turn: the header (or the prompt's tokens in the raw view), the reply, the footer."""
+def render_head(turn: Turn, view: View, show_prompt: bool) -> Text:
+    """What comes before a reply: the prompt's tokens in the raw view, else a header line."""
     out = Text()
     if view == View.RAW and show_prompt and turn.prompt:
         for n, pt in enumerate(turn.prompt):
@@ -137,10 +102,30 @@ def render_turn(turn: Turn, view: View, cursor: int, show_prompt: bool, flat: in
         out.append("\n")
     else:
         _turn_header(out, turn)
-    for i, ev in enumerate(turn.events):
+    return out
+
+
+def append_tokens(
+    out: Text,
+    turn: Turn,
+    view: View,
+    start: int,
+    cursor: int,
+    flat: int,
+    starts: list[int] | None = None,
+) -> None:
+    """Append reply tokens `start:` of `turn` to `out`, each span tagged with its flat index.
+
+    Args:
+        cursor: index within this turn of the selected token (-1 for none).
+        flat: flat index of this turn's first token (what a click reports).
+        starts: if given, gets the offset in `out` where each token begins.
+    """
+    for i in range(start, len(turn.events)):
+        ev = turn.events[i]
         meta = Style(meta={"tok": flat + i})
         if view == View.TEXT:
-            piece = ev.text if not ev.special else ""
+            piece = ev.text.translate(_TEXT_SAFE) if not ev.special else ""
             style = meta
         elif view == View.RAW:
             piece = visible_piece(ev.piece, ev.kind)
@@ -151,12 +136,36 @@ def render_turn(turn: Turn, view: View, cursor: int, show_prompt: bool, flat: in
                 base = CLASS_STYLE[other.shift_class]
             else:
                 base = prob_style(ev.prob)
-            piece = visible_piece(ev.piece, ev.kind) if ev.special else (ev.text or "▯")
+            if ev.special:
+                piece = visible_piece(ev.piece, ev.kind)
+            else:
+                piece = ev.text.translate(_TEXT_SAFE) or "▯"
             style = base + meta
         if i == cursor:
             style = style + CURSOR
             piece = piece or "▯"
+        if starts is not None:
+            starts.append(len(out))
         if piece:
             out.append(piece, style)
-    _turn_footer(out, turn)
+
+
+def render_footer(turn: Turn) -> Text:
+    """Below a finished reply: its error, or [stopped]; empty while it streams."""
+    out = Text()
+    if turn.error is not None:
+        out.append(f"\n⚠ {turn.error}", ERROR)
+    elif turn.reason == "cancelled":
+        out.append("[stopped]", NOTE)
+    return out
+
+
+def render_turn(turn: Turn, view: View, cursor: int, show_prompt: bool, flat: int) -> Text:
+    """One turn as one Text: the head, the reply, the footer on a line of its own."""
+    out = render_head(turn, view, show_prompt)
+    append_tokens(out, turn, view, 0, cursor, flat)
+    footer = render_footer(turn)
+    if footer:
+        out.append("\n")
+        out.append_text(footer)
     return out
