@@ -27,16 +27,26 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import textual.drivers.headless_driver
+from textual import events
+from textual.drivers.headless_driver import HeadlessDriver
+from textual.widgets import Input
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playground.config import load_config, open_model  # noqa: E402
+import playground.ui.app  # noqa: E402
+from playground.config import Config, load_config, open_model  # noqa: E402
 from playground.engine.llama_model import LlamaModel  # noqa: E402
 from playground.engine.types import Finished  # noqa: E402
 from playground.sampling.factory import factory_for  # noqa: E402
 from playground.sampling.settings import SamplerSettings  # noqa: E402
+from playground.ui.app import PlaygroundApp  # noqa: E402
 from playground.ui.prompting import build_prompt, default_template  # noqa: E402
+from playground.ui.widgets.inspector import TokenInspector  # noqa: E402
+from playground.ui.workers import ModelReady, lower_priority  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper and the sea."
 
@@ -80,6 +90,7 @@ def engine_rates(models: dict[str, LlamaModel], max_tokens: int) -> dict[str, fl
     rates: dict[str, float] = {}
 
     def run(side: str, model: LlamaModel) -> None:
+        lower_priority()  # as the app's generate worker does
         prompt = build_prompt(model, default_template(model), "chat", [], PROMPT)
         model.reset()  # no KV reuse advantage for either measurement
         # the same call the app makes: top-5, the full sampler factory
@@ -102,18 +113,65 @@ def engine_rates(models: dict[str, LlamaModel], max_tokens: int) -> dict[str, fl
     return rates
 
 
+class TerminalHeadlessDriver(HeadlessDriver):
+    """Headless input, but the app renders every update into terminal escape codes as it
+    would for a real terminal (Textual skips that work when headless); the bytes are
+    counted and dropped."""
+
+    written = 0
+
+    @property
+    def is_headless(self) -> bool:
+        return False
+
+    def write(self, data: str) -> None:
+        TerminalHeadlessDriver.written += len(data)
+
+
+def _changed(widget: object, attribute: str, before: object) -> bool:
+    return bool(getattr(widget, attribute) != before)
+
+
+class ProbeApp(PlaygroundApp):
+    """The app, plus a stopwatch from a key event to the screen update that shows it."""
+
+    CSS_PATH = str(Path(playground.ui.app.__file__).with_name(str(PlaygroundApp.CSS_PATH)))
+
+    _shown: Callable[[], bool] | None = None
+    _painted: asyncio.Future[float] | None = None
+
+    def post_display_hook(self) -> None:
+        if self._shown is not None and self._painted is not None and self._shown():
+            self._painted.set_result(time.perf_counter())
+            self._shown = None
+
+    async def key_to_screen(self, key: events.Key, shown: Callable[[], bool]) -> float:
+        """Post `key` as a terminal driver would and return the milliseconds until the
+        first screen update after which `shown()` holds. (Pilot.press also waits for the
+        app to go idle, which never happens while two models decode.)"""
+        self._painted = asyncio.get_running_loop().create_future()
+        self._shown = shown
+        t0 = time.perf_counter()
+        self.post_message(key)
+        return (await self._painted - t0) * 1000
+
+
 async def app_run(
     config_path: str | None, models: dict[str, LlamaModel], samples: int, max_tokens: int
 ) -> dict[str, object]:
-    from textual import events
-    from textual.widgets import Input
-
-    from playground.ui.app import PlaygroundApp
-    from playground.ui.widgets.inspector import TokenInspector
-    from playground.ui.workers import ModelReady
-
     config = load_config(config_path)
-    app = PlaygroundApp(config, load_models=False, max_tokens=max_tokens)
+    app = ProbeApp(config, load_models=False, max_tokens=max_tokens)
+    # run_test picks the driver by this name at start-up
+    textual.drivers.headless_driver.HeadlessDriver = TerminalHeadlessDriver  # type: ignore[misc]
+    try:
+        return await _app_run(app, config, models, samples)
+    finally:
+        textual.drivers.headless_driver.HeadlessDriver = HeadlessDriver  # type: ignore[misc]
+
+
+async def _app_run(
+    app: ProbeApp, config: Config, models: dict[str, LlamaModel], samples: int
+) -> dict[str, object]:
     latencies: list[float] = []
     typing: list[float] = []
     shown: dict[str, float] = {}
@@ -155,37 +213,20 @@ async def app_run(
                 if app.transcripts[s].turns[-1].reason is None:
                     last_seen[s] = (now, n)
             if len(latencies) + len(typing) < 2 * samples and both_streaming():
+                box = app.query_one("#prompt", Input)
                 if len(typing) <= len(latencies):
                     # the common keypress: a character typed into the message box
-                    box = app.query_one("#prompt", Input)
                     box.focus()
                     before_value = box.value
-                    painted_t: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                    t0 = time.perf_counter()
-                    app.post_message(events.Key("x", "x"))
-                    while box.value == before_value:
-                        await asyncio.sleep(0.002)
-                    app.call_after_refresh(functools.partial(_resolve, painted_t))
-                    await painted_t
-                    typing.append((time.perf_counter() - t0) * 1000)
+                    shown_x = functools.partial(_changed, box, "value", before_value)
+                    typing.append(await app.key_to_screen(events.Key("x", "x"), shown_x))
                     box.value = ""
-                    await pilot.pause(0.03)
-                    continue
-                before = inspector.display
-                painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                t0 = time.perf_counter()
-                # What a terminal driver does with a keystroke. (Pilot.press also waits for
-                # the process to go idle, which never happens while two models decode.)
-                # F7 shows or hides the inspector: a layout change of the whole screen.
-                app.post_message(events.Key("f7", None))
-                while inspector.display == before:
-                    await asyncio.sleep(0.002)
-                # resolved right after the next screen refresh that follows the change
-                app.call_after_refresh(functools.partial(_resolve, painted))
-                await painted
-                latencies.append((time.perf_counter() - t0) * 1000)
+                else:
+                    # F7 shows or hides the inspector: a layout change of the whole screen
+                    before = inspector.display
+                    shown_f7 = functools.partial(_changed, inspector, "display", before)
+                    latencies.append(await app.key_to_screen(events.Key("f7", None), shown_f7))
                 await pilot.pause(0.03)
-                assert inspector.display != before
             else:
                 await pilot.pause(0.02)
         await app.workers.wait_for_complete()
@@ -203,11 +244,6 @@ async def app_run(
         "arrival": arrival,
         "names": names,
     }
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -271,9 +307,7 @@ def main() -> int:
             (
                 f"{s} ({names[s]}): app tok/s / engine tok/s, median of {args.rounds}",
                 f"{ratio:.2f}x ("
-                + ", ".join(
-                    f"{a:.1f}/{e:.1f}" for a, e in zip(shown[s], engine[s], strict=True)
-                )
+                + ", ".join(f"{a:.1f}/{e:.1f}" for a, e in zip(shown[s], engine[s], strict=True))
                 + f"; on-screen arrival {statistics.median(arrival[s]):.1f})",
                 ">= 0.9x",
                 ratio >= 0.9,

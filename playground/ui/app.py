@@ -37,12 +37,12 @@ from playground.ui.conversation_store import (
     latest_conversation,
     token_record,
 )
+from playground.ui.frames import FrameClock
 from playground.ui.prompting import TemplateProblem, build_prompt, default_template
 from playground.ui.replay import replay
 from playground.ui.shift import analyse_turn
 from playground.ui.transcript import SIDES, SideTranscript, Turn
 from playground.ui.widgets.inspector import TokenInspector
-from playground.ui.frames import FrameClock
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
 from playground.ui.widgets.shift_chart import ShiftChart
 from playground.ui.workers import (

@@ -8,6 +8,8 @@ far, so a fast model does not make the app handle a message, or repaint, once pe
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +24,27 @@ from playground.ui.transcript import OtherView
 
 FRAME_S = 1 / 8
 """Tokens are handed to the UI at most this often."""
+
+MODEL_NICENESS = 5
+"""How much lower than the app's thread the model threads run (Linux thread niceness).
+
+The models keep every core busy while they stream. At equal priority a key press waits its
+turn with them; a few steps lower, the scheduler runs the app's thread as soon as it has
+work, and the models still get every cycle it does not use."""
+
+
+def lower_priority(niceness: int = MODEL_NICENESS) -> None:
+    """Run the calling thread (and the threads it starts) below the app's thread.
+
+    On Linux, niceness is per thread and inherited by threads created later, such as
+    llama.cpp's compute threads. Where the OS has no per-thread niceness, nothing changes.
+    """
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + niceness))
+    except (AttributeError, OSError):
+        pass
 
 
 class TokensArrived(Message):
@@ -84,6 +107,7 @@ def generate(
     Worker.StateChanged handler turns it into a message in the pane.
     """
     worker = get_current_worker()
+    lower_priority()
     kwargs: dict[str, Any] = {}
     if make_sampler is not None:
         kwargs["make_sampler"] = make_sampler
@@ -133,6 +157,7 @@ def score_reply(
     analyse: Callable[[], tuple[list[OtherView | None], Any]],
 ) -> None:
     """Run the shift analysis of one reply (teacher-forced, in the scorer's thread)."""
+    lower_priority()
     views, analysis = analyse()
     target.post_message(ScoresReady(side, turn, views, analysis))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Group
 from rich.style import Style
 from rich.text import Text
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, Select
 
 from playground.config import Config
 from playground.sampling.settings import SamplerSettings
@@ -327,3 +327,40 @@ async def test_user_jinja_file_picked_in_the_app(
         assert turn is not None
         assert turn.prompt_text.startswith("[user] Hello\n")
         assert turn.prompt_text.endswith("[assistant] ")
+
+
+def visible_lines(app: PlaygroundApp, side: str) -> list[str]:
+    """The text rows the pane's body shows now (after scrolling)."""
+    view = app.pane(side).body
+    return [view.render_line(y).text.rstrip() for y in range(view.size.height)]
+
+
+async def test_long_reply_keeps_its_end_and_the_cursor_in_view(
+    tiny_config: Config, data_dir: Path
+) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=230)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        view = app.pane("base").body
+        assert len(view.lines) > view.size.height  # taller than the pane
+        shown = visible_lines(app, "base")
+        # the end of the reply is on screen, its first line (the header) scrolled away
+        assert view.lines[-1].text.rstrip() in shown
+        assert not any("you: Hello" in row for row in shown)
+        # a token picked at the top brings the top into view, and End goes back down
+        pane = app.pane("base")
+        pane.focus()
+        await pilot.press("home")
+        await pilot.pause()
+        assert "you: Hello" in visible_lines(app, "base")[0]
+        await pilot.press("end")
+        await pilot.pause()
+        assert view.lines[-1].text.rstrip() in visible_lines(app, "base")
+        # the wrapped lines on screen hold the whole reply, in order
+        base = app.transcripts["base"].last
+        assert base is not None
+        assert "".join(s.text for s in view.lines).replace(" ", "").endswith(
+            base.reply_text.replace(" ", "")
+        )

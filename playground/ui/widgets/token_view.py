@@ -195,7 +195,7 @@ class TokenView(ScrollView, can_focus=False):
         last = self.transcript.last
         streaming = last is not None and last.reason is None
         rows = len(lines)
-        top = self.scroll_y
+        top = self.scroll_offset.y
         if follow and not streaming:
             top = max(0, rows - height)
         elif follow and rows > top + height:
@@ -232,11 +232,15 @@ class TokenView(ScrollView, can_focus=False):
         return 0
 
     def _show_line(self, y: int) -> None:
+        """Scroll so line `y` shows, with a line of context above and below it."""
         height = self.scrollable_content_region.height
-        if y < self.scroll_y:
-            self.scroll_to(y=y, animate=False)
-        elif y >= self.scroll_y + height:
-            self.scroll_to(y=y - height + 1, animate=False)
+        margin = 1 if height > 2 else 0
+        top = self.scroll_offset.y
+        if y - margin < top:
+            self.scroll_to(y=max(0, y - margin), animate=False)
+        elif y + margin >= top + height:
+            last_top = max(0, len(self._lines) - height)
+            self.scroll_to(y=min(last_top, y + margin - height + 1), animate=False)
 
     # ------------------------------------------------------------------ painting
 
