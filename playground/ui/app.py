@@ -28,7 +28,7 @@ from playground.config import Config, ConfigError, ModelSpec, load_config, open_
 from playground.engine.llama_model import LlamaModel
 from playground.sampling.factory import factory_for
 from playground.sampling.settings import SamplerSettings
-from playground.ui import exports
+from playground.ui import exports, gc_policy
 from playground.ui.conversation_store import (
     ConversationFile,
     data_dir,
@@ -59,6 +59,8 @@ OTHER = {"base": "aligned", "aligned": "base"}
 
 
 SWITCH_INTERVAL_S = 0.0005
+
+_ENDED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
 
 
 class PlaygroundApp(App[int]):
@@ -133,6 +135,7 @@ class PlaygroundApp(App[int]):
         # moment per token; with Python's default 5 ms switch interval they can wait that
         # long behind a repaint, every token.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        gc_policy.tune()
         self.query_one(TokenInspector).clear_token()
         self.query_one("#prompt", Input).focus()
         self._update_subtitle()
@@ -346,6 +349,8 @@ class PlaygroundApp(App[int]):
         worker = event.worker
         kind, _, rest = (worker.name or "").partition(":")
         side, _, turn_s = rest.partition(":")
+        if event.state in _ENDED and kind in ("gen", "score", "load"):
+            self._settle_when_quiet()
         if event.state == WorkerState.ERROR:
             error = worker.error
             message = str(error) if error is not None else "unknown error"
@@ -370,6 +375,17 @@ class PlaygroundApp(App[int]):
                 turn.reason = "cancelled"
                 self.pane(side).set_status("stopped")
                 self.pane(side).mark_dirty()
+
+    def _settle_when_quiet(self) -> None:
+        """Once no model is loading, streaming or scoring, tidy memory (gc_policy.settle),
+        a moment later so the final paint of a reply goes first."""
+        busy = any(
+            w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            and (w.name or "").partition(":")[0] in ("gen", "score", "load")
+            for w in self.workers
+        )
+        if not busy:
+            self.set_timer(0.25, gc_policy.settle)
 
     # ------------------------------------------------------------------ shift
 
