@@ -335,6 +335,17 @@ def visible_lines(app: PlaygroundApp, side: str) -> list[str]:
     return [view.render_line(y).text.rstrip() for y in range(view.size.height)]
 
 
+def selected_on_screen(app: PlaygroundApp, side: str) -> str:
+    """The text drawn in the cursor's style (reverse video) in the pane, as shown."""
+    view = app.pane(side).body
+    return "".join(
+        seg.text
+        for y in range(view.size.height)
+        for seg in view.render_line(y)
+        if seg.style is not None and seg.style.reverse
+    )
+
+
 async def test_long_reply_keeps_its_end_and_the_cursor_in_view(
     tiny_config: Config, data_dir: Path
 ) -> None:
@@ -355,12 +366,16 @@ async def test_long_reply_keeps_its_end_and_the_cursor_in_view(
         await pilot.press("home")
         await pilot.pause()
         assert "you: Hello" in visible_lines(app, "base")[0]
+        base = app.transcripts["base"].last
+        assert base is not None
+        assert selected_on_screen(app, "base") == base.events[0].text
+        await pilot.press("right", "right")
+        await pilot.pause()
+        assert selected_on_screen(app, "base") == base.events[2].text
         await pilot.press("end")
         await pilot.pause()
         assert view.lines[-1].text.rstrip() in visible_lines(app, "base")
         # the wrapped lines on screen hold the whole reply, in order
-        base = app.transcripts["base"].last
-        assert base is not None
         assert "".join(s.text for s in view.lines).replace(" ", "").endswith(
             base.reply_text.replace(" ", "")
         )

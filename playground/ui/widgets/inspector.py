@@ -80,7 +80,10 @@ class TokenInspector(Static):
     DEFAULT_CSS = """
     TokenInspector { height: auto; max-height: 10; border-top: solid $primary-darken-2;
                      padding: 0 1; }
+    TokenInspector.-token { height: 10; }
     """
+    # Showing a token fixes the height (the class above): moving from token to token then
+    # repaints the inspector without a layout pass of the whole screen.
 
     def show_token(
         self,
@@ -124,7 +127,10 @@ class TokenInspector(Static):
             theirs = ["(not scored yet)"]
         for n in range(max(len(mine), len(theirs))):
             table.add_row(mine[n] if n < len(mine) else "", theirs[n] if n < len(theirs) else "")
-        self.update(Group(head, table, describe_trace(ev.trace, vocab)))
+        fixed = self.has_class("-token")
+        self.add_class("-token")
+        self.update(Group(head, table, describe_trace(ev.trace, vocab)), layout=not fixed)
 
     def clear_token(self) -> None:
+        self.remove_class("-token")
         self.update(Text("Select a token: Tab to a pane, then ←/→, or click it.", "dim"))

@@ -12,7 +12,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from rich.cells import cell_len
 from rich.console import Console
+from rich.segment import Segment
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
@@ -20,6 +22,7 @@ from textual.strip import Strip
 
 from playground.ui.transcript import SideTranscript, Turn
 from playground.ui.widgets.token_render import (
+    CURSOR,
     View,
     append_tokens,
     render_footer,
@@ -27,6 +30,24 @@ from playground.ui.widgets.token_render import (
     render_turn,
 )
 from playground.ui.widgets.wrap import wrap_offsets
+
+
+def visible_in(turn: Turn, index: int, view: View) -> bool:
+    """Whether token `index` draws at least one character in `view`."""
+    if view != View.TEXT:
+        return True
+    event = turn.events[index]
+    return not event.special and bool(event.text)
+
+
+def _mark(line: Strip, start: int, end: int) -> Strip:
+    """`line` with cells start:end in the cursor style; a token of no width (a newline)
+    gets a ↵ where it ends the line."""
+    if end <= start:
+        mark = Strip([Segment("↵", CURSOR)], 1)
+        return Strip.join([line.crop(0, start), mark, line.crop(start + 1, line.cell_length)])
+    middle = Strip(Segment.apply_style(list(line.crop(start, end)), post_style=CURSOR))
+    return Strip.join([line.crop(0, start), middle, line.crop(end, line.cell_length)])
 
 
 def _strip(line: Text, console: Console) -> Strip:
@@ -114,7 +135,30 @@ class TurnLines:
         """Which of this turn's lines shows token `index`."""
         if not 0 <= index < len(self.token_starts):
             return 0
-        return max(0, bisect_right(self.line_starts, self.token_starts[index]) - 1)
+        return self._line_of_offset(self.token_starts[index])
+
+    def _line_of_offset(self, offset: int) -> int:
+        return max(0, bisect_right(self.line_starts, offset) - 1)
+
+    def token_cells(self, index: int) -> list[tuple[int, int, int]]:
+        """Where token `index` is drawn: (line, first cell, end cell) on each of this
+        turn's lines it covers (a long token can wrap; a newline token has no width)."""
+        if not 0 <= index < len(self.token_starts):
+            return []
+        start = self.token_starts[index]
+        text_end = self.line_starts[-1] + len(self.tail.plain)
+        end = self.token_starts[index + 1] if index + 1 < len(self.token_starts) else text_end
+        drawn = [*self.final, *self.tail_lines]
+        spans: list[tuple[int, int, int]] = []
+        first = self._line_of_offset(start)
+        last = self._line_of_offset(max(start, end - 1))
+        for line in range(first, min(last, len(drawn) - 1) + 1):
+            line_start = self.line_starts[line]
+            text = drawn[line].text
+            a = cell_len(text[: max(0, start - line_start)])
+            b = cell_len(text[: max(0, end - line_start)])
+            spans.append((line, a, b))
+        return spans
 
 
 class TokenView(ScrollView, can_focus=False):
@@ -134,6 +178,9 @@ class TokenView(ScrollView, can_focus=False):
         self._lines: list[Strip] = []
         self._turn_first_line: list[int] = []
         self._width = 0
+        self._cursor_marks: dict[int, tuple[int, int]] = {}
+        """Line -> cells (start, end) of the selected token on it."""
+        self._overlaid: dict[int, Strip] = {}
 
     # ------------------------------------------------------------------ content
 
@@ -165,22 +212,36 @@ class TokenView(ScrollView, can_focus=False):
         lines: list[Strip] = []
         firsts: list[int] = []
         flat = 0
+        cursor_at: tuple[TurnLines, int, int] | None = None
         for turn in self.transcript.turns:
             n = len(turn.events)
             local = self.cursor - flat if flat <= self.cursor < flat + n else -1
-            key = (self.view, self.show_prompt, local, flat, width, len(turn.other))
+            # The cursor is drawn over the lines (see render_line), so moving it repaints a
+            # line or two. Only a token that draws nothing (an end-of-turn token in the text
+            # view, a byte of an unfinished character) is drawn into them, as a ▯.
+            baked = local if local >= 0 and not visible_in(turn, local, self.view) else -1
+            key = (self.view, self.show_prompt, baked, flat, width, len(turn.other))
             state = self._turns.get(id(turn))
             if state is None or state.turn is not turn or state.key != key or state.n > n:
                 state = TurnLines.build(
-                    turn, key, self.view, self.show_prompt, local, flat, width, console
+                    turn, key, self.view, self.show_prompt, baked, flat, width, console
                 )
             elif state.n < n:
-                state.extend(self.view, local, flat, console)
+                state.extend(self.view, baked, flat, console)
             state.set_footer(turn, console)
             kept[id(turn)] = state
+            if local >= 0 and baked < 0:
+                cursor_at = (state, local, len(lines))
             firsts.append(len(lines))
             lines.extend(state.lines())
             flat += n
+        old_marks = self._cursor_marks
+        self._cursor_marks = {}
+        if cursor_at is not None:
+            state, local, first_line = cursor_at
+            for line, a, b in state.token_cells(local):
+                self._cursor_marks[first_line + line] = (a, b)
+        self._overlaid.clear()
         self._turns = kept
         old = self._lines
         self._lines = lines
@@ -217,6 +278,9 @@ class TokenView(ScrollView, can_focus=False):
         elif follow and top != self.scroll_y:
             self.scroll_to(y=top, animate=False)
         self.refresh_lines(first_changed, max(len(old), len(lines)) - first_changed)
+        for y in {*old_marks, *self._cursor_marks}:
+            if y < first_changed:
+                self.refresh_lines(y)
 
     def line_of_cursor(self) -> int:
         """The line that shows the selected token (0 with none)."""
@@ -255,7 +319,13 @@ class TokenView(ScrollView, can_focus=False):
         index = scroll_y + y
         if index >= len(self._lines):
             return Strip.blank(width, style)
-        return self._lines[index].crop_extend(scroll_x, scroll_x + width, None).apply_style(style)
+        line = self._lines[index]
+        mark = self._cursor_marks.get(index)
+        if mark is not None:
+            line = self._overlaid.get(index) or self._overlaid.setdefault(
+                index, _mark(line, *mark)
+            )
+        return line.crop_extend(scroll_x, scroll_x + width, None).apply_style(style)
 
     def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
         if line_count > 0:
