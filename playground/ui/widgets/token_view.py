@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
@@ -181,6 +182,9 @@ class TokenView(ScrollView, can_focus=False):
         self._cursor_marks: dict[int, tuple[int, int]] = {}
         """Line -> cells (start, end) of the selected token on it."""
         self._overlaid: dict[int, Strip] = {}
+        self._base_style: Style | None = None
+        """The widget's own style under every line (computing it walks the ancestors, so
+        it is kept until the styles or the lines change)."""
 
     # ------------------------------------------------------------------ content
 
@@ -242,6 +246,7 @@ class TokenView(ScrollView, can_focus=False):
             for line, a, b in state.token_cells(local):
                 self._cursor_marks[first_line + line] = (a, b)
         self._overlaid.clear()
+        self._base_style = None
         self._turns = kept
         old = self._lines
         self._lines = lines
@@ -308,6 +313,10 @@ class TokenView(ScrollView, can_focus=False):
 
     # ------------------------------------------------------------------ painting
 
+    def notify_style_update(self) -> None:
+        self._base_style = None
+        super().notify_style_update()
+
     def on_resize(self) -> None:
         # a new width wraps every turn again; a new height only moves the scroll range
         self.update_lines()
@@ -315,7 +324,9 @@ class TokenView(ScrollView, can_focus=False):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        style = self.rich_style
+        style = self._base_style
+        if style is None:
+            style = self._base_style = self.rich_style
         index = scroll_y + y
         if index >= len(self._lines):
             return Strip.blank(width, style)
