@@ -10,7 +10,7 @@ the same run under the same conditions as in the app: both models streaming at o
 its own thread, same prompt, greedy, same max tokens; only the UI is missing.
 
 Usage: python bench/bench_ui.py [--config models.toml] [--samples 40] [--max-tokens 400]
-       [--probe-tokens 1200]
+       [--probe-tokens 1600]
        [--rounds 5]
 """
 
@@ -287,7 +287,7 @@ def main() -> int:
     parser.add_argument(
         "--probe-tokens",
         type=int,
-        default=1200,
+        default=1600,
         help="max tokens of the key-press run (long enough for every sample)",
     )
     parser.add_argument("--json", action="store_true")

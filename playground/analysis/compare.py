@@ -57,6 +57,9 @@ class Comparison:
     direction: Literal["aligned", "base"]
     reverse: ShiftAnalysis | None = None
     """With direction 'both': the base reply scored under the aligned model."""
+    base_settings: SamplerSettings | None = None
+    """The base model's settings where they differ from `settings` (the aligned model's);
+    None when both models sampled alike."""
 
 
 def generate(

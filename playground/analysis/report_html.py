@@ -56,7 +56,7 @@ overflow:hidden;white-space:nowrap}
 min-height:7em;margin:.6em 0;z-index:1}
 .cols{display:flex;gap:1.5em;flex-wrap:wrap}
 table{border-collapse:collapse;font-size:.9em}td,th{padding:1px 6px;text-align:left}
-tr.hit td{font-weight:bold;background:#eef}
+tr.hit td{font-weight:bold;background:#eef}tr.differs td{background:#fff3c4}
 .note{color:var(--mute);font-size:.92em}
 .legend span{padding:0 .5em;margin-right:.5em}
 """
@@ -280,10 +280,7 @@ def render_html(c: Comparison) -> str:
             "aligned",
             f"The other direction: the base reply ({base}), ranked by the aligned model",
         )
-    settings = {**asdict(c.settings), "max_tokens": c.max_tokens}
-    settings_rows = "".join(
-        f"<tr><td>{_esc(str(k))}</td><td>{_esc(str(v))}</td></tr>" for k, v in settings.items()
-    )
+    settings_html = _settings_table(c)
     legend = (
         '<p class="legend"><span class="unshifted">unshifted: rank 1</span>'
         '<span class="marginal">marginal: rank 2-3</span>'
@@ -309,6 +306,27 @@ def render_html(c: Comparison) -> str:
         f"<pre>{_esc(c.aligned.prompt.text)}</pre>"
         f"<h3>Base ({_esc(base)}), context: {_esc(c.base.prompt.mode)}</h3>"
         f"<pre>{_esc(c.base.prompt.text)}</pre>"
-        f"<h2>Sampler settings (both models)</h2><table>{settings_rows}</table>"
+        f"{settings_html}"
         f"<script>{_JS}</script></body></html>"
+    )
+
+
+def _settings_table(c: Comparison) -> str:
+    """One column when both models sampled alike, else base and aligned side by side with
+    the settings that differ marked."""
+    aligned = {**asdict(c.settings), "max_tokens": c.max_tokens}
+    if c.base_settings is None or c.base_settings == c.settings:
+        rows = "".join(
+            f"<tr><td>{_esc(str(k))}</td><td>{_esc(str(v))}</td></tr>" for k, v in aligned.items()
+        )
+        return f"<h2>Sampler settings (both models)</h2><table>{rows}</table>"
+    base = {**asdict(c.base_settings), "max_tokens": c.max_tokens}
+    rows = "".join(
+        f"<tr{' class=differs' if base[k] != v else ''}><td>{_esc(str(k))}</td>"
+        f"<td>{_esc(str(base[k]))}</td><td>{_esc(str(v))}</td></tr>"
+        for k, v in aligned.items()
+    )
+    return (
+        "<h2>Sampler settings (they differ: marked rows)</h2>"
+        f"<table><tr><th></th><th>base</th><th>aligned</th></tr>{rows}</table>"
     )

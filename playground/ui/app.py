@@ -36,6 +36,7 @@ from playground.ui.conversation_store import (
     jsonable,
     latest_conversation,
     token_record,
+    view_record,
 )
 from playground.ui.frames import FrameClock
 from playground.ui.prompting import TemplateProblem, build_prompt, default_template
@@ -59,6 +60,9 @@ OTHER = {"base": "aligned", "aligned": "base"}
 
 
 SWITCH_INTERVAL_S = 0.0005
+
+CHAT_PLACEHOLDER = "Message both models (Enter sends, Esc stops)"
+DOCUMENT_PLACEHOLDER = "Add to the document (Enter; empty Enter continues it, Ctrl+L starts anew)"
 
 _ENDED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
 
@@ -124,7 +128,7 @@ class PlaygroundApp(App[int]):
                 yield ModelPane(side, self.transcripts[side], self.frames, id=f"pane-{side}")
         yield ShiftChart(id="shift-chart")
         yield TokenInspector(id="inspector")
-        yield Input(placeholder="Message both models (Enter sends, Esc stops)", id="prompt")
+        yield Input(placeholder=CHAT_PLACEHOLDER, id="prompt")
         yield Footer()
 
     def pane(self, side: str) -> ModelPane:
@@ -210,7 +214,8 @@ class PlaygroundApp(App[int]):
     @on(Input.Submitted, "#prompt")
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value
-        if not text.strip():
+        continuing = self.mode == "document" and any(self.transcripts[s].document() for s in SIDES)
+        if not text.strip() and not continuing:
             return
         event.input.value = ""
         self.send(text)
@@ -233,6 +238,9 @@ class PlaygroundApp(App[int]):
         settings = self.settings[side]
         if self.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
             template = "urial"
+        # document mode: a message extends this side's document (its text and its own
+        # continuation so far); an empty one just continues it
+        document = tr.document() if self.mode == "document" else ""
         turn = Turn(user=text, mode=self.mode, template=template, settings=settings)
         tr.turns.append(turn)
         index = len(tr.turns) - 1
@@ -245,7 +253,7 @@ class PlaygroundApp(App[int]):
             return
         try:
             history = tr.history()[: 2 * index] if self.mode == "chat" else []
-            prompt = build_prompt(model, template, self.mode, history, text)
+            prompt = build_prompt(model, template, self.mode, history, document + text)
         except TemplateProblem as exc:
             self._fail_turn(side, index, f"template {template!r} failed: {exc}")
             return
@@ -434,6 +442,7 @@ class PlaygroundApp(App[int]):
                 turn=msg.turn,
                 ranks=[v.rank if v else None for v in msg.views],
                 classes=[v.shift_class if v else None for v in msg.views],
+                views=[view_record(v) for v in msg.views],
             )
         if msg.side == "aligned":
             counts = Counter(v.shift_class for v in msg.views if v and v.shift_class)
@@ -475,7 +484,17 @@ class PlaygroundApp(App[int]):
     def action_toggle_mode(self) -> None:
         self.mode = "document" if self.mode == "chat" else "chat"
         self._update_subtitle()
-        self.notify(f"{self.mode} mode")
+        box = self.query_one("#prompt", Input)
+        if self.mode == "document":
+            box.placeholder = DOCUMENT_PLACEHOLDER
+            self.notify(
+                "Document mode: both models continue your text as raw text, no template. "
+                "Each message adds to the document, an empty Enter continues it, "
+                "Ctrl+L starts a new one."
+            )
+        else:
+            box.placeholder = CHAT_PLACEHOLDER
+            self.notify("Chat mode: each model sees the conversation through its template.")
 
     def action_toggle_inspector(self) -> None:
         inspector = self.query_one(TokenInspector)

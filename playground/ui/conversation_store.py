@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from playground.engine.types import Finished, TokenEvent, TokenKind, TopEntry
+from playground.sampling.presets import PresetError, settings_from_mapping
+from playground.sampling.trace import SampleTrace, TrickMove
+from playground.ui.transcript import OtherView
 
 DATA_DIR_ENV = "PLAYGROUND_DATA_DIR"
 """Overrides where conversations, exports and screenshots go (tests point it at tmp)."""
@@ -52,6 +55,58 @@ def token_record(ev: TokenEvent) -> dict[str, Any]:
     }
 
 
+def view_record(view: OtherView | None) -> list[Any] | None:
+    """How the other model saw one token, as JSON (so a resumed conversation's inspector
+    still shows both models' top-k)."""
+    if view is None:
+        return None
+    ids = view.top_ids or (None,) * len(view.top)
+    return [
+        view.rank,
+        None if view.logprob is None else round(view.logprob, 5),
+        view.shift_class,
+        view.approximate,
+        [[i, p.hex(), round(lp, 5)] for i, (p, lp) in zip(ids, view.top, strict=False)],
+    ]
+
+
+def view_from_record(rec: list[Any] | None) -> OtherView | None:
+    if rec is None:
+        return None
+    rank, lp, shift_class, approximate, top = rec
+    return OtherView(
+        rank=rank,
+        logprob=lp,
+        top=tuple((bytes.fromhex(p), float(t_lp)) for _i, p, t_lp in top),
+        shift_class=shift_class,
+        approximate=bool(approximate),
+        top_ids=tuple(int(i) for i, _p, _lp in top if i is not None),
+    )
+
+
+def trace_from_record(rec: Any) -> Any:
+    """A saved sampler trace as a SampleTrace again, so a resumed conversation's inspector
+    says what the sampler did; anything unreadable is kept as it was saved."""
+    if not isinstance(rec, dict):
+        return rec
+
+    def move(m: dict[str, Any]) -> TrickMove:
+        return TrickMove(str(m["name"]), int(m["token"]), float(m["delta"]))
+
+    try:
+        return SampleTrace(
+            settings=settings_from_mapping(rec["settings"]),
+            prob_before=float(rec["prob_before"]),
+            prob_after=float(rec["prob_after"]),
+            moves=tuple(move(m) for m in rec.get("moves") or ()),
+            biggest=move(rec["biggest"]) if rec.get("biggest") else None,
+            candidates=int(rec.get("candidates", 0)),
+            notes=tuple(str(n) for n in rec.get("notes") or ()),
+        )
+    except (KeyError, TypeError, ValueError, PresetError):
+        return rec
+
+
 def token_from_record(rec: dict[str, Any]) -> TokenEvent:
     return TokenEvent(
         index=int(rec["i"]),
@@ -63,7 +118,7 @@ def token_from_record(rec: dict[str, Any]) -> TokenEvent:
         top=tuple(TopEntry(int(i), bytes.fromhex(p), float(lp)) for i, p, lp in rec["top"]),
         prob_after=float(rec["pa"]),
         is_eog=bool(rec["eog"]),
-        trace=rec.get("trace"),
+        trace=trace_from_record(rec.get("trace")),
     )
 
 

@@ -67,6 +67,7 @@ def turn_comparison(
     if aligned.analysis is None or base.finished is None or aligned.finished is None:
         return None
     settings = aligned.settings if isinstance(aligned.settings, SamplerSettings) else None
+    base_settings = base.settings if isinstance(base.settings, SamplerSettings) else None
     return Comparison(
         query=aligned.user,
         base_name=_name(specs.get("base"), "base"),
@@ -78,6 +79,7 @@ def turn_comparison(
         analysis=aligned.analysis,
         direction="aligned",
         reverse=base.analysis,
+        base_settings=base_settings,
     )
 
 

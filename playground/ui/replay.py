@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from playground.engine.types import Finished, StopReason, TokenKind
-from playground.ui.conversation_store import read_events, token_from_record
+from playground.ui.conversation_store import read_events, token_from_record, view_from_record
 from playground.ui.transcript import SIDES, OtherView, PromptToken, SideTranscript, Turn
 
 
@@ -51,7 +51,9 @@ def replay(path: Path) -> dict[str, SideTranscript]:
             elif kind == "error":
                 turn.error = ev["message"]
                 turn.reason = "error"
-            else:
+            elif "views" in ev:
+                turn.other = [view_from_record(v) for v in ev["views"]]
+            else:  # a file from before views were saved: ranks and classes only
                 turn.other = [
                     OtherView(r, None, (), c) if r is not None else None
                     for r, c in zip(ev["ranks"], ev["classes"], strict=False)

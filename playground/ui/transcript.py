@@ -90,6 +90,14 @@ class SideTranscript:
             messages.append({"role": "assistant", "content": turn.reply_text})
         return messages
 
+    def document(self) -> str:
+        """The document a new document-mode message extends: the last turn's prompt and
+        reply if it was a document turn; empty after a chat turn, an error or a clear."""
+        last = self.last
+        if last is None or last.mode != "document" or last.error is not None:
+            return ""
+        return last.prompt_text + last.reply_text
+
     def token_positions(self) -> list[tuple[int, int]]:
         """(turn index, token index) of every selectable reply token, in order."""
         return [(t, i) for t, turn in enumerate(self.turns) for i in range(len(turn.events))]

@@ -120,6 +120,7 @@ async def test_html_export_is_the_analysis_report_of_the_turn(
     app = PlaygroundApp(tiny_config, max_tokens=len(ALIGNED_REPLY) + 4)
     async with app.run_test(size=SIZE) as pilot:
         await models_loaded(pilot)
+        app.update_setting("base", seed=7)  # greedy either way: the replies do not change
         await send(pilot, "Hello")
         await turn_done(pilot)
         aligned = app.transcripts["aligned"].last
@@ -152,6 +153,10 @@ async def test_html_export_is_the_analysis_report_of_the_turn(
         assert view.shift_class in {"unshifted", "marginal", "shifted"}
     # the reverse direction: the base reply ranked by the aligned model
     assert len(re.findall(r'<span id="t-1-\d+"', page)) == len(base.events)
+    # each model's own settings, the one that differs marked
+    assert "Sampler settings (both models)" not in page
+    assert re.search(r"<tr class=differs><td>seed</td><td>7</td><td>[^<]*</td></tr>", page)
+    assert "<tr><td>temperature</td>" in page
 
 
 def test_piece_label_shows_byte_tokens_as_hex(tiny_aligned: LlamaModel) -> None:

@@ -21,7 +21,7 @@ Two models, **base** (left) and **aligned** (right), answer the same input at th
 | Tab | move between the input and the panes |
 | ← → Home End (in a pane) | select a token; the inspector shows it (or click it) |
 | F3 / F4 / F5 | templates, sampling, models panels |
-| F6 | chat mode / document mode |
+| F6 | chat / document mode (a message adds to one raw text both continue; empty Enter continues) |
 | F7 | show or hide the inspector |
 | Ctrl+R / Ctrl+E | regenerate / edit the last message |
 | Ctrl+L / Ctrl+N / Ctrl+O | clear / new conversation / resume the last one |

@@ -86,7 +86,9 @@ def prob_style(p: float) -> Style:
 
 def _turn_header(text: Text, turn: Turn) -> None:
     label = "doc" if turn.mode == "document" else "you"
-    first = turn.user.splitlines()[0] if turn.user else ""
+    first = turn.user.splitlines()[0] if turn.user.strip() else ""
+    if turn.mode == "document" and not first:
+        first = "(continue)"
     if len(first) > 60:
         first = first[:57] + "..."
     text.append(f"› {label}: {first}\n", USER)

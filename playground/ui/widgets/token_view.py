@@ -333,9 +333,10 @@ class TokenView(ScrollView, can_focus=False):
         line = self._lines[index]
         mark = self._cursor_marks.get(index)
         if mark is not None:
-            line = self._overlaid.get(index) or self._overlaid.setdefault(
-                index, _mark(line, *mark)
-            )
+            marked = self._overlaid.get(index)
+            if marked is None:
+                marked = self._overlaid[index] = _mark(line, *mark)
+            line = marked
         return line.crop_extend(scroll_x, scroll_x + width, None).apply_style(style)
 
     def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
