@@ -91,7 +91,7 @@ def _turn_header(text: Text, turn: Turn) -> None:
         first = "(continue)"
     if len(first) > 60:
         first = first[:57] + "..."
-    text.append(f"› {label}: {first}\n", USER)
+    text.append(f"› {label}: {first.translate(_TEXT_SAFE)}\n", USER)
 
 
 def render_head(turn: Turn, view: View, show_prompt: bool) -> Text:
