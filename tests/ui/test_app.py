@@ -378,6 +378,14 @@ async def test_long_reply_keeps_its_end_and_the_cursor_in_view(
         # the end of the reply is on screen, its first line (the header) scrolled away
         assert view.lines[-1].text.rstrip() in shown
         assert not any("you: Hello" in row for row in shown)
+        # a token picked in the other pane opens the inspector, which makes this pane
+        # shorter: it still shows the end of its reply
+        height = view.size.height
+        app.pane("aligned").focus()
+        await pilot.press("home")
+        await pilot.pause()
+        assert view.size.height < height
+        assert view.lines[-1].text.rstrip() in visible_lines(app, "base")
         # a token picked at the top brings the top into view, and End goes back down
         pane = app.pane("base")
         pane.focus()

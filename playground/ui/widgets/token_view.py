@@ -179,6 +179,9 @@ class TokenView(ScrollView, can_focus=False):
         self._lines: list[Strip] = []
         self._turn_first_line: list[int] = []
         self._width = 0
+        self._rows_laid = 0
+        self._height_laid = 0
+        """Rows and height at the last update: where "the end" was."""
         self._cursor_marks: dict[int, tuple[int, int]] = {}
         """Line -> cells (start, end) of the selected token on it."""
         self._overlaid: dict[int, Strip] = {}
@@ -211,7 +214,9 @@ class TokenView(ScrollView, can_focus=False):
         if width <= 0:
             return
         console = self.app.console
-        at_end = self.scroll_y >= self.max_scroll_y
+        # At the end as last laid out: a pane that just got shorter (the inspector
+        # appeared) was following the reply and still is.
+        at_end = self.scroll_offset.y >= self._rows_laid - self._height_laid
         kept: dict[int, TurnLines] = {}
         lines: list[Strip] = []
         firsts: list[int] = []
@@ -282,6 +287,7 @@ class TokenView(ScrollView, can_focus=False):
             self._show_line(self.line_of_cursor())
         elif follow and top != self.scroll_y:
             self.scroll_to(y=top, animate=False)
+        self._rows_laid, self._height_laid = rows, height
         self.refresh_lines(first_changed, max(len(old), len(lines)) - first_changed)
         for y in {*old_marks, *self._cursor_marks}:
             if y < first_changed:
