@@ -213,10 +213,25 @@ class TokenView(ScrollView, can_focus=False):
         width = self.scrollable_content_region.width
         if width <= 0:
             return
-        console = self.app.console
         # At the end as last laid out: a pane that just got shorter (the inspector
         # appeared) was following the reply and still is.
         at_end = self.scroll_offset.y >= self._rows_laid - self._height_laid
+        old, old_marks = self._lines, self._cursor_marks
+        self._collect(width)
+        lines = self._lines
+        first_changed = next(
+            (i for i, (a, b) in enumerate(zip(old, lines, strict=False)) if a is not b),
+            min(len(old), len(lines)),
+        )
+        self._place(width, follow=self.cursor < 0 and at_end)
+        self.refresh_lines(first_changed, max(len(old), len(lines)) - first_changed)
+        for y in {*old_marks, *self._cursor_marks}:
+            if y < first_changed:
+                self.refresh_lines(y)
+
+    def _collect(self, width: int) -> None:
+        """Each turn's lines, kept, extended or built again; then where the cursor is."""
+        console = self.app.console
         kept: dict[int, TurnLines] = {}
         lines: list[Strip] = []
         firsts: list[int] = []
@@ -244,7 +259,10 @@ class TokenView(ScrollView, can_focus=False):
             firsts.append(len(lines))
             lines.extend(state.lines())
             flat += n
-        old_marks = self._cursor_marks
+        self._turns = kept
+        self._lines = lines
+        self._turn_first_line = firsts
+        self._width = width
         self._cursor_marks = {}
         if cursor_at is not None:
             state, local, first_line = cursor_at
@@ -252,20 +270,14 @@ class TokenView(ScrollView, can_focus=False):
                 self._cursor_marks[first_line + line] = (a, b)
         self._overlaid.clear()
         self._base_style = None
-        self._turns = kept
-        old = self._lines
-        self._lines = lines
-        self._turn_first_line = firsts
-        self._width = width
-        first_changed = next(
-            (i for i, (a, b) in enumerate(zip(old, lines, strict=False)) if a is not b),
-            min(len(old), len(lines)),
-        )
+
+    def _place(self, width: int, *, follow: bool) -> None:
+        """Set the scroll range and position: the cursor's line in view, or the end of a
+        reply being followed."""
         height = self.scrollable_content_region.height
-        follow = self.cursor < 0 and at_end
         last = self.transcript.last
         streaming = last is not None and last.reason is None
-        rows = len(lines)
+        rows = len(self._lines)
         top = self.scroll_offset.y
         if follow and not streaming:
             top = max(0, rows - height)
@@ -285,13 +297,9 @@ class TokenView(ScrollView, can_focus=False):
             self._scroll_update(size)
         if self.cursor >= 0:
             self._show_line(self.line_of_cursor())
-        elif follow and top != self.scroll_y:
+        elif follow and top != self.scroll_offset.y:
             self.scroll_to(y=top, animate=False)
         self._rows_laid, self._height_laid = rows, height
-        self.refresh_lines(first_changed, max(len(old), len(lines)) - first_changed)
-        for y in {*old_marks, *self._cursor_marks}:
-            if y < first_changed:
-                self.refresh_lines(y)
 
     def line_of_cursor(self) -> int:
         """The line that shows the selected token (0 with none)."""
