@@ -7,10 +7,11 @@ model rambles BASE_CYCLE_TEXT forever.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Input, Select
@@ -438,3 +439,25 @@ async def test_document_mode_extends_and_continues_the_document(
         await send(pilot, "Fresh")
         await turn_done(pilot)
         assert app.transcripts["base"].last.prompt_text == "Fresh"  # type: ignore[union-attr]
+
+
+async def test_inspector_is_compact_in_a_short_terminal(
+    tiny_config: Config, data_dir: Path
+) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=12)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        app.pane("aligned").focus()
+        await pilot.press("home")
+        await pilot.pause()
+        inspector = app.query_one(TokenInspector)
+        shown = inspector.content
+        assert isinstance(shown, Group)
+        console = Console(width=78, record=True, file=io.StringIO())
+        console.print(shown)
+        text = console.export_text()
+        assert "top-3 aligned" in text and "3. " in text and "4. " not in text
+        # the panes keep room to read: 6 rows of reply each (4 with the full top-5)
+        assert app.pane("base").body.size.height >= 6

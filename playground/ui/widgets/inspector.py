@@ -81,9 +81,13 @@ class TokenInspector(Static):
     TokenInspector { height: auto; max-height: 10; border-top: solid $primary-darken-2;
                      padding: 0 1; }
     TokenInspector.-token { height: 10; }
+    TokenInspector.-token.-compact { height: 8; }
     """
-    # Showing a token fixes the height (the class above): moving from token to token then
-    # repaints the inspector without a layout pass of the whole screen.
+    # Showing a token fixes the height (the classes above): moving from token to token then
+    # repaints the inspector without a layout pass of the whole screen. A short terminal
+    # gets the top 3 instead of the top 5, so the panes keep room to read.
+
+    COMPACT_BELOW_ROWS = 30
 
     def show_token(
         self,
@@ -113,22 +117,25 @@ class TokenInspector(Static):
             head.append(cls, CLASS_STYLE.get(cls, ""))
             if other.approximate:
                 head.append(" (approx.)", "italic")
+        compact = self.app.size.height < self.COMPACT_BELOW_ROWS
+        k = 3 if compact else 5
         table = Table.grid(padding=(0, 2))
         table.add_column()
         table.add_column()
-        table.add_row(Text(f"top-5 {side}", "bold"), Text(f"top-5 {other_side}", "bold"))
-        mine = _rows([(t.id, t.piece, t.logprob) for t in ev.top], vocab)
+        table.add_row(Text(f"top-{k} {side}", "bold"), Text(f"top-{k} {other_side}", "bold"))
+        mine = _rows([(t.id, t.piece, t.logprob) for t in ev.top[:k]], vocab)
         if other is not None:
             ids: Sequence[int | None] = other.top_ids or [None] * len(other.top)
             theirs = _rows(
-                [(i, p, lp) for i, (p, lp) in zip(ids, other.top, strict=False)], other_vocab
+                [(i, p, lp) for i, (p, lp) in zip(ids, other.top[:k], strict=False)], other_vocab
             )
         else:
             theirs = ["(not scored yet)"]
         for n in range(max(len(mine), len(theirs))):
             table.add_row(mine[n] if n < len(mine) else "", theirs[n] if n < len(theirs) else "")
-        fixed = self.has_class("-token")
+        fixed = self.has_class("-token") and self.has_class("-compact") == compact
         self.add_class("-token")
+        self.set_class(compact, "-compact")
         self.update(Group(head, table, describe_trace(ev.trace, vocab)), layout=not fixed)
 
     def clear_token(self) -> None:
