@@ -26,9 +26,12 @@ def settle() -> None:
     """At a quiet moment: free what is garbage now, then move every surviving object out
     of the collector's sight (gc.freeze), so the next collections stay short.
 
-    Frozen objects are still freed by reference counting when nothing refers to them;
-    only a reference cycle among frozen objects would outlive them, which is why this
-    collects first.
+    Frozen objects are still freed by reference counting when nothing refers to them, but
+    a reference cycle among them (a closed screen's widgets) is only found by a full
+    collection that sees them. So each quiet moment first gives the previous freeze back
+    (one full collection, once per turn, after the reply's last paint), then freezes
+    again: garbage lives at most until the next quiet moment.
     """
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
