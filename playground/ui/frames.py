@@ -24,8 +24,6 @@ class FrameClock:
         self._pending: dict[Hashable, Callable[[], None]] = {}
         self._scheduled = False
         self._last = 0.0
-        self.frames = 0
-        """Frames painted so far (tests and the bench read it)."""
 
     def request(self, key: Hashable, paint: Callable[[], None]) -> None:
         """Paint with `paint` at the next frame; a later request with the same key wins."""
@@ -43,6 +41,5 @@ class FrameClock:
         self._scheduled = False
         self._last = time.monotonic()
         pending, self._pending = self._pending, {}
-        self.frames += 1
         for paint in pending.values():
             paint()

@@ -66,8 +66,6 @@ class ModelPane(Widget, can_focus=True):
         self.status_text = ""
         self.show_prompt = True
         self._pending_status: str | None = None
-        self.repaints = 0
-        """How many times the body was re-rendered (the bench and tests read it)."""
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="pane-title")
@@ -112,7 +110,6 @@ class ModelPane(Widget, can_focus=True):
         bodies = self.query(TokenView)
         if not bodies:  # a frame that fires while the app shuts down
             return
-        self.repaints += 1
         if self._pending_status is not None:
             self.set_status(self._pending_status)
         body = bodies.first()

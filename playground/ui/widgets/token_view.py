@@ -149,13 +149,14 @@ class TurnLines:
         start = self.token_starts[index]
         text_end = self.line_starts[-1] + len(self.tail.plain)
         end = self.token_starts[index + 1] if index + 1 < len(self.token_starts) else text_end
-        drawn = [*self.final, *self.tail_lines]
+        drawn = len(self.final) + len(self.tail_lines)
         spans: list[tuple[int, int, int]] = []
         first = self._line_of_offset(start)
         last = self._line_of_offset(max(start, end - 1))
-        for line in range(first, min(last, len(drawn) - 1) + 1):
+        for line in range(first, min(last, drawn - 1) + 1):
             line_start = self.line_starts[line]
-            text = drawn[line].text
+            strip = self.final[line] if line < len(self.final) else self.tail_lines[0]
+            text = strip.text
             a = cell_len(text[: max(0, start - line_start)])
             b = cell_len(text[: max(0, end - line_start)])
             spans.append((line, a, b))
@@ -177,8 +178,8 @@ class TokenView(ScrollView, can_focus=False):
         self.show_prompt = True
         self._turns: dict[int, TurnLines] = {}
         self._lines: list[Strip] = []
-        self._turn_first_line: list[int] = []
-        self._width = 0
+        self._cursor_line = 0
+        """The line that shows the selected token (found while the lines are collected)."""
         self._rows_laid = 0
         self._height_laid = 0
         """Rows and height at the last update: where "the end" was."""
@@ -234,9 +235,9 @@ class TokenView(ScrollView, can_focus=False):
         console = self.app.console
         kept: dict[int, TurnLines] = {}
         lines: list[Strip] = []
-        firsts: list[int] = []
         flat = 0
-        cursor_at: tuple[TurnLines, int, int] | None = None
+        # the cursor's turn, its index there, the turn's first line, whether drawn over
+        cursor_at: tuple[TurnLines, int, int, bool] | None = None
         for turn in self.transcript.turns:
             n = len(turn.events)
             local = self.cursor - flat if flat <= self.cursor < flat + n else -1
@@ -254,20 +255,20 @@ class TokenView(ScrollView, can_focus=False):
                 state.extend(self.view, baked, flat, console)
             state.set_footer(turn, console)
             kept[id(turn)] = state
-            if local >= 0 and baked < 0:
-                cursor_at = (state, local, len(lines))
-            firsts.append(len(lines))
+            if local >= 0:
+                cursor_at = (state, local, len(lines), baked < 0)
             lines.extend(state.lines())
             flat += n
         self._turns = kept
         self._lines = lines
-        self._turn_first_line = firsts
-        self._width = width
         self._cursor_marks = {}
+        self._cursor_line = 0
         if cursor_at is not None:
-            state, local, first_line = cursor_at
-            for line, a, b in state.token_cells(local):
-                self._cursor_marks[first_line + line] = (a, b)
+            state, local, first_line, over = cursor_at
+            self._cursor_line = first_line + state.line_of_token(local)
+            if over:
+                for line, a, b in state.token_cells(local):
+                    self._cursor_marks[first_line + line] = (a, b)
         self._overlaid.clear()
         self._base_style = None
 
@@ -296,23 +297,10 @@ class TokenView(ScrollView, can_focus=False):
             self.set_reactive(TokenView.virtual_size, size)
             self._scroll_update(size)
         if self.cursor >= 0:
-            self._show_line(self.line_of_cursor())
+            self._show_line(self._cursor_line)
         elif follow and top != self.scroll_offset.y:
             self.scroll_to(y=top, animate=False)
         self._rows_laid, self._height_laid = rows, height
-
-    def line_of_cursor(self) -> int:
-        """The line that shows the selected token (0 with none)."""
-        flat = 0
-        for t, turn in enumerate(self.transcript.turns):
-            n = len(turn.events)
-            if flat <= self.cursor < flat + n:
-                state = self._turns.get(id(turn))
-                if state is None or t >= len(self._turn_first_line):
-                    return 0
-                return self._turn_first_line[t] + state.line_of_token(self.cursor - flat)
-            flat += n
-        return 0
 
     def _show_line(self, y: int) -> None:
         """Scroll so line `y` shows, with a line of context above and below it."""
