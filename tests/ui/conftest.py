@@ -13,6 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from playground.config import Config, load_config
+from playground.engine.types import TokenEvent, TokenKind
 from playground.ui.app import PlaygroundApp
 
 SIZE = (100, 30)
@@ -96,3 +97,18 @@ async def turn_done(pilot: Pilot[int], sides: tuple[str, ...] = ("base", "aligne
 
 
 AppRunner = Callable[[PlaygroundApp], Awaitable[None]]
+
+
+def text_event(n: int, text: str) -> TokenEvent:
+    """A plain reply token `n` whose piece is `text`, as a stream would give it (no model:
+    for widget tests that feed a transcript by hand)."""
+    return TokenEvent(
+        index=n,
+        id=n,
+        piece=text.encode(),
+        kind=TokenKind.NORMAL,
+        text=text,
+        logprob=-0.1,
+        top=(),
+        prob_after=0.9,
+    )

@@ -8,22 +8,9 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from playground.engine.types import TokenEvent, TokenKind
 from playground.ui.transcript import SideTranscript, Turn
 from playground.ui.widgets.token_view import TokenView
-
-
-def event(n: int, text: str) -> TokenEvent:
-    return TokenEvent(
-        index=n,
-        id=n,
-        piece=text.encode(),
-        kind=TokenKind.NORMAL,
-        text=text,
-        logprob=-0.1,
-        top=(),
-        prob_after=0.9,
-    )
+from tests.ui.conftest import text_event
 
 
 class Host(App[None]):
@@ -49,7 +36,7 @@ async def test_a_streaming_reply_stays_in_view_until_the_reader_scrolls_up() -> 
         n = 0
         for batch in range(20):
             for _ in range(8):
-                turn.events.append(event(n, f" w{n}"))
+                turn.events.append(text_event(n, f" w{n}"))
                 n += 1
             view.update_lines()
             await pilot.pause()
@@ -59,7 +46,7 @@ async def test_a_streaming_reply_stays_in_view_until_the_reader_scrolls_up() -> 
         # the reader scrolls up: new text no longer pulls the view down
         view.scroll_to(y=0, animate=False)
         await pilot.pause()
-        turn.events.append(event(n, " newest"))
+        turn.events.append(text_event(n, " newest"))
         view.update_lines()
         await pilot.pause()
         assert "Tell me a story" in rows(view)[0]
@@ -67,7 +54,7 @@ async def test_a_streaming_reply_stays_in_view_until_the_reader_scrolls_up() -> 
         # back at the end, it follows again, and a finished reply ends at the bottom
         view.scroll_end(animate=False)
         await pilot.pause()
-        turn.events.append(event(n + 1, " last"))
+        turn.events.append(text_event(n + 1, " last"))
         turn.reason = "eog"
         view.update_lines()
         await pilot.pause()

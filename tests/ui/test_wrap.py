@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 from rich.console import Console
 
-from playground.engine.types import TokenEvent, TokenKind
 from playground.ui.transcript import Turn
 from playground.ui.widgets.token_render import View
 from playground.ui.widgets.token_view import TurnLines
 from playground.ui.widgets.wrap import wrap_offsets
+from tests.ui.conftest import text_event
 
 CONSOLE = Console(width=200, color_system="truecolor", force_terminal=True)
 
@@ -53,19 +53,6 @@ def test_words_move_whole_to_the_next_line() -> None:
     assert lines_of("日本語", 4) == ["日本", "語"]  # two cells each
 
 
-def event(n: int, piece: str) -> TokenEvent:
-    return TokenEvent(
-        index=n,
-        id=n,
-        piece=piece.encode(),
-        kind=TokenKind.NORMAL,
-        text=piece,
-        logprob=-0.5,
-        top=(),
-        prob_after=0.6,
-    )
-
-
 @given(
     st.lists(PIECES, min_size=1, max_size=80),
     st.lists(st.integers(1, 7), min_size=1, max_size=30),
@@ -75,7 +62,7 @@ def event(n: int, piece: str) -> TokenEvent:
 def test_streaming_in_batches_draws_what_a_finished_turn_draws(
     pieces: list[str], batches: list[int], width: int, view: View
 ) -> None:
-    events = [event(i, p) for i, p in enumerate(pieces)]
+    events = [text_event(i, p) for i, p in enumerate(pieces)]
     streamed = Turn(user="Hello", mode="chat", template="none")
     key = ("k",)
     state = TurnLines.build(streamed, key, view, False, -1, 0, width, CONSOLE)
