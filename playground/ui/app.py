@@ -26,8 +26,16 @@ from textual.worker import Worker, WorkerState
 
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
 from playground.engine.llama_model import LlamaModel
+from playground.engine.types import Finished
 from playground.sampling.factory import factory_for
 from playground.sampling.settings import SamplerSettings
+from playground.templates.prompt import (
+    PromptSettings,
+    TemplateProblem,
+    build_prompt,
+    default_settings,
+    reply_stops,
+)
 from playground.ui import exports, gc_policy
 from playground.ui.conversation_store import (
     ConversationFile,
@@ -39,10 +47,9 @@ from playground.ui.conversation_store import (
     view_record,
 )
 from playground.ui.frames import FrameClock
-from playground.ui.prompting import TemplateProblem, build_prompt, default_template
 from playground.ui.replay import replay
 from playground.ui.shift import analyse_turn
-from playground.ui.transcript import SIDES, SideTranscript, Turn
+from playground.ui.transcript import SIDES, OtherView, SideTranscript, Turn
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
 from playground.ui.widgets.shift_chart import ShiftChart
@@ -110,7 +117,10 @@ class PlaygroundApp(App[int]):
         self.load_models_on_start = load_models
         self.models: dict[str, LlamaModel | None] = dict.fromkeys(SIDES)
         self.specs: dict[str, ModelSpec | None] = dict.fromkeys(SIDES)
-        self.templates: dict[str, str] = {}
+        self.prompts: dict[str, PromptSettings] = {s: PromptSettings() for s in SIDES}
+        """Each side's template, system prompt and stop choice."""
+        self._restored: dict[str, PromptSettings] = {}
+        """Prompt settings of a resumed conversation for a side whose model still loads."""
         self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
         self.transcripts = {s: SideTranscript(s) for s in SIDES}
         self.mode = "chat"
@@ -160,6 +170,11 @@ class PlaygroundApp(App[int]):
 
         self.first_paint_at = time.perf_counter()
 
+    @property
+    def templates(self) -> dict[str, str]:
+        """Each side's template name (read-only view of `prompts`)."""
+        return {s: p.template for s, p in self.prompts.items()}
+
     def _update_subtitle(self) -> None:
         self.sub_title = f"{self.mode} mode"
 
@@ -187,14 +202,17 @@ class PlaygroundApp(App[int]):
         old = self.models.get(msg.side)
         self.models[msg.side] = msg.model
         self.specs[msg.side] = msg.spec
-        self.templates[msg.side] = default_template(msg.model, msg.spec.template)
+        restored = self._restored.pop(msg.side, None)
+        self.prompts[msg.side] = restored or default_settings(
+            msg.model, msg.spec.template, msg.spec.system, msg.spec.role
+        )
         pane = self.pane(msg.side)
         pane.loading = False
         pane.model_name = msg.spec.name
         pane.refresh_title()
         offload = msg.model.info.offload
         where = offload.describe() if offload is not None else ""
-        pane.set_status(f"ready · template {self.templates[msg.side]} · {where}")
+        pane.set_status(f"ready · template {self.prompts[msg.side].template} · {where}")
         if old is not None and old is not msg.model:
             self.run_worker(old.close, thread=True, group="close", exit_on_error=False)
 
@@ -234,14 +252,16 @@ class PlaygroundApp(App[int]):
     def _start_side(self, side: str, text: str, store: ConversationFile) -> None:
         model = self.models[side]
         tr = self.transcripts[side]
-        template = self.templates.get(side, "none")
+        ps = self.prompts[side]
         settings = self.settings[side]
-        if self.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
-            template = "urial"
+        urial = self.mode == "chat" and side == "base" and settings.urial_prompt
+        template = "urial" if urial else ps.template
         # document mode: a message extends this side's document (its text and its own
         # continuation so far); an empty one just continues it
         document = tr.document() if self.mode == "document" else ""
-        turn = Turn(user=text, mode=self.mode, template=template, settings=settings)
+        turn = Turn(
+            user=text, mode=self.mode, template=template, settings=settings, prompt_settings=ps
+        )
         tr.turns.append(turn)
         index = len(tr.turns) - 1
         pane = self.pane(side)
@@ -253,13 +273,16 @@ class PlaygroundApp(App[int]):
             return
         try:
             history = tr.history()[: 2 * index] if self.mode == "chat" else []
-            prompt = build_prompt(model, template, self.mode, history, document + text)
+            prompt = build_prompt(model, ps, self.mode, history, document + text, urial=urial)
         except TemplateProblem as exc:
             self._fail_turn(side, index, f"template {template!r} failed: {exc}")
             return
         turn.template = prompt.template
         turn.prompt = prompt.tokens
         turn.prompt_text = prompt.text
+        turn.markers = prompt.markers
+        turn.user_specials = prompt.user_specials
+        stop = reply_stops(settings.stop, prompt, ps)
         store.append(
             "prompt",
             side=side,
@@ -269,6 +292,10 @@ class PlaygroundApp(App[int]):
             ids=prompt.ids,
             tokens=[[t.id, t.piece.hex(), t.kind.value, t.special] for t in prompt.tokens],
             settings=jsonable(settings),
+            prompt_settings=jsonable(ps),
+            user_specials=prompt.user_specials,
+            markers=sorted(prompt.markers),
+            stop=list(stop),
             warnings=prompt.warnings,
         )
         for warning in prompt.warnings:
@@ -293,6 +320,7 @@ class PlaygroundApp(App[int]):
                 lambda: self.settings[side],
                 max_tokens,
                 make_sampler,
+                stop,
             ),
             name=f"gen:{side}:{index}",
             group=f"gen-{side}",
@@ -325,11 +353,7 @@ class PlaygroundApp(App[int]):
         fin = msg.finished
         turn.finished = fin
         turn.reason = fin.reason.value
-        shown = "stopped" if fin.reason.value == "cancelled" else fin.reason.value
-        self.pane(msg.side).set_status(
-            f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
-            f"prompt {fin.prompt_tokens} ({fin.reused_tokens} cached)"
-        )
+        self.pane(msg.side).set_status(stats_line(fin))
         # the last paint of a turn is not throttled: the finished reply shows at once
         self.pane(msg.side).refresh_body()
         if self.store is not None:
@@ -445,13 +469,7 @@ class PlaygroundApp(App[int]):
                 views=[view_record(v) for v in msg.views],
             )
         if msg.side == "aligned":
-            counts = Counter(v.shift_class for v in msg.views if v and v.shift_class)
-            note = (
-                "approximate (different vocabularies)"
-                if any(v and v.approximate for v in msg.views)
-                else "aligned reply, ranked by base"
-            )
-            self.query_one(ShiftChart).show_counts(counts, note=note)
+            self._show_shift(msg.views)
 
     @on(ModelPane.TokenSelected)
     def _selected(self, msg: ModelPane.TokenSelected) -> None:
@@ -555,11 +573,41 @@ class PlaygroundApp(App[int]):
             self.store.close()
         rebuilt = replay(path)
         for side in SIDES:
-            self.transcripts[side].turns[:] = rebuilt[side].turns
-            self.pane(side).cursor = -1
-            self.pane(side).mark_dirty()
+            saved = rebuilt[side]
+            self.transcripts[side].turns[:] = saved.turns
+            if saved.prompt_settings is not None:
+                self.prompts[side] = saved.prompt_settings
+                if self.models[side] is None:
+                    self._restored[side] = saved.prompt_settings
+            if saved.sampler_settings is not None:
+                self.settings[side] = saved.sampler_settings
+            pane = self.pane(side)
+            pane.cursor = -1
+            last = saved.last
+            if last is not None and last.finished is not None:
+                pane.set_status(stats_line(last.finished))
+            pane.mark_dirty()
+        self._show_last_shift()
         self.store = ConversationFile.open_existing(path)
         self.notify(f"Resumed {path.name}")
+
+    def _show_shift(self, views: list[OtherView | None]) -> None:
+        """The shift bar: how the base model ranked each token of an aligned reply."""
+        counts = Counter(v.shift_class for v in views if v and v.shift_class)
+        note = (
+            "approximate (different vocabularies)"
+            if any(v and v.approximate for v in views)
+            else "aligned reply, ranked by base"
+        )
+        self.query_one(ShiftChart).show_counts(counts, note=note)
+
+    def _show_last_shift(self) -> None:
+        """The shift bar for the last scored aligned reply (after a resume)."""
+        for turn in reversed(self.transcripts["aligned"].turns):
+            if turn.other:
+                self._show_shift(turn.other)
+                return
+        self.query_one(ShiftChart).show_counts(Counter(), note="shift: waiting for both replies")
 
     def action_save_svg(self) -> None:
         folder = data_dir() / "screenshots"
@@ -612,12 +660,28 @@ class PlaygroundApp(App[int]):
 
     def set_template(self, side: str, name: str) -> None:
         """Use this template from the next turn on."""
-        self.templates[side] = name
+        self.set_prompt_settings(side, self.prompts[side].replace(template=name))
         self.pane(side).set_status(f"template {name} (applies to the next turn)")
+
+    def set_prompt_settings(self, side: str, prompt: PromptSettings) -> None:
+        """Template, system prompt, stops and injection for one side, from the next turn."""
+        self.prompts[side] = prompt
+        self._record_setup(side)
 
     def set_settings(self, side: str, settings: SamplerSettings) -> None:
         """Swap the settings object: a running stream picks it up at its next token."""
         self.settings[side] = settings
+        self._record_setup(side)
+
+    def _record_setup(self, side: str) -> None:
+        """Save a side's settings as they change, so Ctrl+O restores them exactly."""
+        if self.store is not None:
+            self.store.append(
+                "setup",
+                side=side,
+                prompt_settings=jsonable(self.prompts[side]),
+                settings=jsonable(self.settings[side]),
+            )
 
     def update_setting(self, side: str, **changes: Any) -> None:
         self.set_settings(side, dataclasses.replace(self.settings[side], **changes))
@@ -630,6 +694,15 @@ class PlaygroundApp(App[int]):
     def on_unmount(self) -> None:
         if self.store is not None:
             self.store.close()
+
+
+def stats_line(fin: Finished) -> str:
+    """A finished reply's status line: length, speed, why it ended, prompt reuse."""
+    shown = "stopped" if fin.reason.value == "cancelled" else fin.reason.value
+    return (
+        f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
+        f"prompt {fin.prompt_tokens} ({fin.reused_tokens} cached)"
+    )
 
 
 COMMANDS: tuple[tuple[str, str, str], ...] = (

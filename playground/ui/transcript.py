@@ -9,19 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from playground.engine.types import Finished, TokenEvent, TokenKind
+from playground.engine.types import Finished, TokenEvent
+from playground.templates.prompt import PromptToken
 
 SIDES = ("base", "aligned")
 
-
-@dataclass(frozen=True, slots=True)
-class PromptToken:
-    """One token of the prompt as the model saw it (template tokens included)."""
-
-    id: int
-    piece: bytes
-    kind: TokenKind
-    special: bool
+__all__ = ["SIDES", "OtherView", "PromptToken", "SideTranscript", "Turn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +48,12 @@ class Turn:
     error: str | None = None
     other: list[OtherView | None] = field(default_factory=list)
     settings: Any = None
+    prompt_settings: Any = None
+    """The PromptSettings this turn was built with (template, system prompt, stops)."""
+    markers: frozenset[int] = frozenset()
+    """Ids of the template's marker tokens: drawn as special even when user-defined."""
+    user_specials: bool = False
+    """Whether special-token text in the message was parsed as special tokens."""
     analysis: Any = None
     """The full ShiftAnalysis of this reply under the other model, kept for the HTML report."""
 
@@ -75,6 +74,10 @@ class SideTranscript:
 
     side: str
     turns: list[Turn] = field(default_factory=list)
+    prompt_settings: Any = None
+    """The PromptSettings this side last used or was set to (restored on resume)."""
+    sampler_settings: Any = None
+    """The SamplerSettings this side last used or was set to (restored on resume)."""
 
     @property
     def last(self) -> Turn | None:

@@ -100,8 +100,12 @@ def generate(
     settings: Callable[[], Any],
     max_tokens: int,
     make_sampler: Any = None,
+    stop: Sequence[str] = (),
 ) -> Finished:
     """Stream one reply, posting batches of tokens; runs inside a thread worker.
+
+    `stop`: the reply ends before the first of these strings (the user's stop strings, and
+    the template's when the Templates panel says so).
 
     Raises whatever the engine raises (PromptTooLong, DecodeError): the app's single
     Worker.StateChanged handler turns it into a message in the pane.
@@ -115,6 +119,7 @@ def generate(
         prompt,
         settings=settings,
         max_tokens=max_tokens,
+        stop=tuple(stop),
         top_k=5,
         cancel=lambda: worker.is_cancelled,
         **kwargs,

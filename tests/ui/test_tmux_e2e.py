@@ -1,12 +1,15 @@
 """End to end in a real terminal: `playground` in tmux on the demo models (default config).
 
-Types a prompt, reads the screen with capture-pane until both panes show a reply, quits.
+Asks the first question a new user asks, reads the screen with capture-pane until both
+replies finish, and checks the story: the aligned model answers "Paris" and ends its turn
+(end of generation), the base model does not end on its own. Then quits.
 Needs tmux (Debian's package; .ci/run installs it) and the demo models.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,21 +45,34 @@ def test_playground_in_tmux(tmp_path: Path, smollm2_path: Path, gemma_path: Path
     session = f"pg-{uuid.uuid4().hex[:8]}"
     env_prefix = f"PLAYGROUND_DATA_DIR={tmp_path / 'data'} TERM=xterm-256color"
     command = f"{env_prefix} {sys.executable} -m playground"
-    _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
+    _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "45", command)
     try:
         _wait_for(session, lambda s: "ready" in s and s.count("ready") >= 2, 120)
         _tmux("send-keys", "-t", session, "-l", "What is the capital of France?")
         _tmux("send-keys", "-t", session, "Enter")
 
-        def both_replied(screen: str) -> bool:
-            rows = [r for r in screen.splitlines() if "│" in r or "┃" in r]
-            left = "".join(r[: len(r) // 2] for r in rows)
-            right = "".join(r[len(r) // 2 :] for r in rows)
-            return "tok/s" in left and "tok/s" in right and screen.count("› you:") >= 2
+        def halves(screen: str) -> tuple[str, str]:
+            rows = screen.splitlines()
+            return (
+                "\n".join(r[: len(r) // 2] for r in rows),
+                "\n".join(r[len(r) // 2 :] for r in rows),
+            )
 
-        screen = _wait_for(session, both_replied, 120)
+        def reason(half: str) -> str | None:
+            found = re.search(r"tok/s · (eog|max_tokens|stop|stopped|context_full)", half)
+            return found.group(1) if found else None
+
+        def both_finished(screen: str) -> bool:
+            left, right = halves(screen)
+            return reason(left) is not None and reason(right) is not None
+
+        screen = _wait_for(session, both_finished, 240)
         assert "base: Gemma 3 270M" in screen
         assert "aligned: SmolLM2" in screen
+        left, right = halves(screen)
+        assert "Paris" in right
+        assert reason(right) == "eog", screen  # the aligned model ended its turn itself
+        assert reason(left) == "max_tokens", screen  # the base model did not
         _tmux("send-keys", "-t", session, "Escape")
         _tmux("send-keys", "-t", session, "C-q")
         deadline = time.monotonic() + 15

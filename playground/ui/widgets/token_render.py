@@ -11,7 +11,7 @@ from enum import StrEnum
 from rich.style import Style
 from rich.text import Text
 
-from playground.engine.types import TokenKind
+from playground.engine.types import TokenEvent, TokenKind
 from playground.engine.utf8 import hex_escape
 from playground.ui.transcript import Turn
 
@@ -34,6 +34,8 @@ CURSOR = Style(reverse=True, underline=True)
 USER = Style(color="cyan", bold=True)
 NOTE = Style(color="yellow", italic=True)
 ERROR = Style(color="red", bold=True)
+
+INJECTION_NOTE = "[injection on: special-token text in the message became special tokens]"
 
 CLASS_STYLE = {
     "unshifted": Style(color="green"),
@@ -94,10 +96,17 @@ def _turn_header(text: Text, turn: Turn) -> None:
     text.append(f"› {label}: {first.translate(_TEXT_SAFE)}\n", USER)
 
 
+def is_special(turn: Turn, ev: TokenEvent) -> bool:
+    """A control token, an end of generation, or one of the turn's template markers."""
+    return ev.special or ev.id in turn.markers
+
+
 def render_head(turn: Turn, view: View, show_prompt: bool) -> Text:
     """What comes before a reply: the prompt's tokens in the raw view, else a header line."""
     out = Text()
     if view == View.RAW and show_prompt and turn.prompt:
+        if turn.user_specials:
+            out.append(INJECTION_NOTE + "\n", NOTE)
         for n, pt in enumerate(turn.prompt):
             style = SPECIAL_PROMPT if pt.special else PROMPT + ALT_BG[n % 2]
             out.append(visible_piece(pt.piece, pt.kind), style)
@@ -123,22 +132,29 @@ def append_tokens(
         flat: flat index of this turn's first token (what a click reports).
         starts: if given, gets the offset in `out` where each token begins.
     """
+    # A reply ended by a stop string: the text view ends before it, as the reply does.
+    keep = len(turn.finished.text) if turn.finished and turn.reason == "stop" else None
+    pos = sum(len(e.text) for e in turn.events[:start]) if keep is not None else 0
     for i in range(start, len(turn.events)):
         ev = turn.events[i]
+        special = is_special(turn, ev)
         meta = Style(meta={"tok": flat + i})
         if view == View.TEXT:
-            piece = ev.text.translate(_TEXT_SAFE) if not ev.special else ""
+            text = ev.text
+            if keep is not None:
+                text, pos = text[: max(0, keep - pos)], pos + len(ev.text)
+            piece = text.translate(_TEXT_SAFE) if not special else ""
             style = meta
         elif view == View.RAW:
             piece = visible_piece(ev.piece, ev.kind)
-            style = (SPECIAL if ev.special else ALT_BG[i % 2]) + meta
+            style = (SPECIAL if special else ALT_BG[i % 2]) + meta
         else:
             other = turn.other[i] if i < len(turn.other) else None
             if other is not None and other.shift_class is not None:
                 base = CLASS_STYLE[other.shift_class]
             else:
                 base = prob_style(ev.prob)
-            if ev.special:
+            if special:
                 piece = visible_piece(ev.piece, ev.kind)
             else:
                 piece = ev.text.translate(_TEXT_SAFE) or "▯"
