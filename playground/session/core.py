@@ -195,9 +195,7 @@ class Session:
     def add_tokens(self, turn: Turn, events: Iterable[TokenEvent]) -> None:
         batch = list(events)
         turn.events.extend(batch)
-        self.record(
-            "tokens", node=turn.id, side=turn.side, tokens=[token_record(e) for e in batch]
-        )
+        self.record("tokens", node=turn.id, side=turn.side, tokens=[token_record(e) for e in batch])
 
     def finish(self, turn: Turn, fin: Finished) -> None:
         turn.finished = fin

@@ -143,7 +143,9 @@ def fork_stream(
     continued = 0
     before = text.text
     if not ended_early and budget > 0 and not (cancel is not None and cancel()):
-        for item in model.stream([*context, *forced], max_tokens=budget, cancel=cancel, **stream_kwargs):
+        for item in model.stream(
+            [*context, *forced], max_tokens=budget, cancel=cancel, **stream_kwargs
+        ):
             if isinstance(item, Finished):
                 last = item
                 break

@@ -102,9 +102,9 @@ class Replayer:
             for side in SIDES:
                 tree.cut(side, 0)
         elif kind in ("prompt", "tokens", "finish", "error", "scores"):
-            turn = self._target(ev)
-            if turn is not None:
-                apply_turn_record(turn, kind, ev)
+            target = self._target(ev)
+            if target is not None:
+                apply_turn_record(target, kind, ev)
 
     def _node(self, ev: Mapping[str, Any]) -> None:
         fork = ev.get("fork")

@@ -13,24 +13,32 @@ from hypothesis import strategies as st
 from playground.engine.types import StopReason
 from playground.session.core import Session
 from playground.session.store import replay_tree
-from playground.session.turns import SIDES
+from playground.session.turns import SIDES, OtherView
 from tests.session.helpers import MemoryStore, event, finished, snapshot
 
 WORDS = ["a", " b", "日", "🙂", "\n", " the"]
 
+MESSAGES = st.sampled_from(["hi", "more", "日本"])
+MODES = st.sampled_from(["chat", "document"])
+SIDE = st.sampled_from(SIDES)
 op = st.one_of(
-    st.tuples(st.just("send"), st.sampled_from(["hi", "more", "日本"]), st.sampled_from(["chat", "document"])),
-    st.tuples(st.just("tokens"), st.sampled_from(SIDES), st.lists(st.sampled_from(WORDS), max_size=4)),
-    st.tuples(st.just("finish"), st.sampled_from(SIDES), st.sampled_from(list(StopReason))),
-    st.tuples(st.just("error"), st.sampled_from(SIDES), st.just("boom")),
-    st.tuples(st.just("scores"), st.sampled_from(SIDES), st.integers(1, 9)),
+    st.tuples(st.just("send"), MESSAGES, MODES),
+    st.tuples(st.just("tokens"), SIDE, st.lists(st.sampled_from(WORDS), max_size=4)),
+    st.tuples(st.just("finish"), SIDE, st.sampled_from(list(StopReason))),
+    st.tuples(st.just("error"), SIDE, st.just("boom")),
+    st.tuples(st.just("scores"), SIDE, st.integers(1, 9)),
     st.tuples(st.just("regenerate")),
     st.tuples(st.just("edit")),
     st.tuples(st.just("clear")),
-    st.tuples(st.just("fork"), st.sampled_from(SIDES), st.integers(0, 50), st.integers(0, 50),
-              st.lists(st.integers(0, 300), min_size=1, max_size=3)),
-    st.tuples(st.just("swipe"), st.sampled_from(SIDES), st.integers(0, 50), st.integers(-3, 3)),
-)  # fmt: skip
+    st.tuples(
+        st.just("fork"),
+        SIDE,
+        st.integers(0, 50),
+        st.integers(0, 50),
+        st.lists(st.integers(0, 300), min_size=1, max_size=3),
+    ),
+    st.tuples(st.just("swipe"), SIDE, st.integers(0, 50), st.integers(-3, 3)),
+)
 
 
 def run(ops: list[tuple[Any, ...]]) -> tuple[Session, MemoryStore, list[dict[str, Any]]]:
@@ -61,8 +69,6 @@ def apply(session: Session, store: MemoryStore, ops: list[tuple[Any, ...]]) -> l
             elif name == "error":
                 session.fail(turn, o[2])
             else:
-                from playground.session.turns import OtherView
-
                 views = [OtherView(o[2], -1.0, (), "shifted") for _ in turn.events]
                 session.set_scores(turn, views)
         elif name == "regenerate":
