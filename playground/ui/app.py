@@ -29,6 +29,7 @@ from playground.engine.llama_model import LlamaModel
 from playground.engine.types import Finished
 from playground.sampling.factory import factory_for
 from playground.sampling.settings import SamplerSettings
+from playground.session.turns import SIDES, OtherView, SideTranscript, Turn
 from playground.templates.prompt import (
     PromptSettings,
     TemplateProblem,
@@ -49,7 +50,6 @@ from playground.ui.conversation_store import (
 from playground.ui.frames import FrameClock
 from playground.ui.replay import replay
 from playground.ui.shift import analyse_turn
-from playground.ui.transcript import SIDES, OtherView, SideTranscript, Turn
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
 from playground.ui.widgets.shift_chart import ShiftChart

@@ -7,9 +7,9 @@ from typing import Any
 
 from playground.engine.types import Finished, StopReason, TokenKind
 from playground.sampling.presets import PresetError, settings_from_mapping
+from playground.session.turns import SIDES, OtherView, PromptToken, SideTranscript, Turn
 from playground.templates.prompt import PromptSettings
 from playground.ui.conversation_store import read_events, token_from_record, view_from_record
-from playground.ui.transcript import SIDES, OtherView, PromptToken, SideTranscript, Turn
 
 
 def _restore_setup(tr: SideTranscript, ev: dict[str, Any]) -> tuple[Any, Any]:

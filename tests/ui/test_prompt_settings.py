@@ -9,8 +9,8 @@ from pathlib import Path
 from playground.config import Config
 from playground.engine.types import TokenKind
 from playground.sampling.settings import SamplerSettings
+from playground.session.turns import Turn
 from playground.ui.app import PlaygroundApp
-from playground.ui.transcript import Turn
 from playground.ui.widgets.shift_chart import ShiftChart
 from playground.ui.widgets.token_render import INJECTION_NOTE, View, render_turn
 from tests.tiny_gguf import ALIGNED_REPLY_TEXT
