@@ -15,8 +15,8 @@ from pathlib import Path
 
 from playground.config.models import Config, ConfigError, ModelSpec, parse_config
 from playground.config.paths import cache_dir, find_config
-from playground.engine.errors import EngineError, ModelFileMissing
 from playground.engine.backend import Backend
+from playground.engine.errors import EngineError, ModelFileMissing
 from playground.engine.llama_model import LlamaModel, LoadOptions, default_threads
 
 

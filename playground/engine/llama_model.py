@@ -26,8 +26,8 @@ import numpy as np
 
 from playground.engine import logs
 from playground.engine.backend import (
-    Capabilities,
     CancelCheck,
+    Capabilities,
     RowHook,
     SettingsSource,
     Unsupported,

@@ -53,9 +53,7 @@ def default_reason(model: Backend) -> str:
     return registry.default_template(model.info, model.vocab).reason
 
 
-def render_text(
-    name: str, messages: list[dict[str, str]], model: Backend
-) -> tuple[str, list[str]]:
+def render_text(name: str, messages: list[dict[str, str]], model: Backend) -> tuple[str, list[str]]:
     """The prompt text for a chat, and warnings. Raises TemplateProblem (the app keeps going)."""
     vocab = model.vocab
     bos = vocab.pieces[vocab.bos].decode("utf-8", "replace") if vocab.bos is not None else ""

@@ -112,9 +112,7 @@ def generate(
     """
     worker = get_current_worker()
     lower_priority()
-    source: SettingsSource = (
-        settings if model.capabilities.live_sampler_changes else settings()
-    )
+    source: SettingsSource = settings if model.capabilities.live_sampler_changes else settings()
     stream = model.stream(
         prompt,
         settings=source,
@@ -165,9 +163,7 @@ def score_reply(
     target.post_message(ScoresReady(side, turn, views, analysis))
 
 
-def load_model(
-    target: MessagePump, side: str, spec: Any, opener: Callable[[Any], Backend]
-) -> None:
+def load_model(target: MessagePump, side: str, spec: Any, opener: Callable[[Any], Backend]) -> None:
     """Load one model off the UI thread; a failure surfaces through Worker.StateChanged."""
     model = opener(spec)
     target.post_message(ModelReady(side, model, spec))
