@@ -28,7 +28,7 @@ from playground.config import Config, ConfigError, ModelSpec, load_config, open_
 from playground.engine.backend import Backend
 from playground.engine.settings import SamplerSettings
 from playground.session.turns import SIDES, SideTranscript, Turn
-from playground.ui import exports, gc_policy
+from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (
     ConversationFile,
     data_dir,
@@ -117,6 +117,7 @@ class PlaygroundApp(App[int]):
         self.load_errors: dict[str, str] = {}
         self.first_paint_at: float | None = None
         self.frames = FrameClock(self, MAX_FPS)
+        self.theme_problem = themes.apply_theme(self)
 
     # ------------------------------------------------------------------ layout
 
@@ -142,6 +143,8 @@ class PlaygroundApp(App[int]):
         self.query_one(TokenInspector).clear_token()
         self.query_one("#prompt", Input).focus()
         self._update_subtitle()
+        if self.theme_problem:
+            self.notify(self.theme_problem, severity="warning")
         self.call_after_refresh(self._first_paint)
         if self.config is None:
             try:
