@@ -27,10 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playground.config import load_config, open_model  # noqa: E402
-from playground.engine.llama_model import LlamaModel  # noqa: E402
+from playground.engine.backend import Backend  # noqa: E402
+from playground.engine.settings import SamplerSettings  # noqa: E402
 from playground.engine.types import Finished, StopReason  # noqa: E402
-from playground.sampling import factory_for  # noqa: E402
-from playground.sampling.settings import SamplerSettings  # noqa: E402
 from playground.templates.prompt import (  # noqa: E402
     PromptSettings,
     build_prompt,
@@ -79,7 +78,7 @@ def correct(reply: str, answers: tuple[str, ...]) -> bool:
     return any(a.lower() in low for a in answers)
 
 
-def ask(model: LlamaModel, prompt_settings: PromptSettings, question: str) -> Reply:
+def ask(model: Backend, prompt_settings: PromptSettings, question: str) -> Reply:
     """One first chat turn, as the app runs it."""
     settings = SamplerSettings()
     prompt = build_prompt(model, prompt_settings, "chat", [], question)
@@ -90,7 +89,6 @@ def ask(model: LlamaModel, prompt_settings: PromptSettings, question: str) -> Re
         settings=settings,
         max_tokens=settings.max_tokens,
         stop=stop,
-        make_sampler=factory_for(model),
     ):
         if isinstance(item, Finished):
             fin = item

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playground.engine.llama_model import LlamaModel
+from playground.engine.llama.model import LlamaModel
 from playground.engine.types import TokenKind
 from playground.templates import prompt as pr
 from playground.templates.prompt import PromptSettings, build_prompt, reply_stops

@@ -9,10 +9,9 @@ import pytest
 
 from playground.config.models import parse_config
 from playground.config.paths import packaged_config_file
-from playground.engine.llama_model import LlamaModel
+from playground.engine.llama.model import LlamaModel
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, TokenEvent
-from playground.sampling import factory_for
-from playground.sampling.settings import SamplerSettings
 from playground.templates.prompt import build_prompt, default_settings, reply_stops
 
 pytestmark = pytest.mark.demo
@@ -33,7 +32,6 @@ def first_turn(model: LlamaModel, side: str) -> tuple[list[TokenEvent], Finished
         settings=settings,
         max_tokens=settings.max_tokens,
         stop=reply_stops(settings.stop, prompt, ps),
-        make_sampler=factory_for(model),
     ):
         if isinstance(item, Finished):
             fin = item

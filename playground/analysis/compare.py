@@ -20,10 +20,10 @@ from playground.analysis.contexts import (
     base_prompt,
 )
 from playground.analysis.shift import ShiftAnalysis, ShiftClass, TokenShift, analyse_reply
-from playground.engine.llama_model import LlamaModel
+from playground.engine.backend import Backend
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, TokenEvent, TopEntry
 from playground.engine.utf8 import hex_escape
-from playground.sampling.settings import SamplerSettings
 
 Direction = Literal["aligned", "base", "both"]
 """Whose reply is analysed: the aligned one under the base model (URIAL), the base one
@@ -63,7 +63,7 @@ class Comparison:
 
 
 def generate(
-    model: LlamaModel,
+    model: Backend,
     prompt: Prompt,
     *,
     settings: SamplerSettings,
@@ -86,8 +86,8 @@ def generate(
 
 
 def run_comparison(
-    base: LlamaModel,
-    aligned: LlamaModel,
+    base: Backend,
+    aligned: Backend,
     query: str,
     *,
     base_context: BaseContext = "urial",

@@ -8,14 +8,14 @@ import sys
 from typing import Any
 
 from playground.cli.common import CliError, config_from, fail, is_model_path, open_by_id
+from playground.engine.backend import Backend
 from playground.engine.errors import EngineError
-from playground.engine.llama_model import LlamaModel
+from playground.engine.settings import SamplerSettings
 from playground.engine.stop_text import StopHoldback
 from playground.engine.types import Finished, TokenEvent
 from playground.engine.utf8 import hex_escape
-from playground.sampling import cli_args, factory_for, load_user_presets
+from playground.sampling import cli_args, load_user_presets
 from playground.sampling.presets import PresetError
-from playground.sampling.settings import SamplerSettings
 from playground.templates.prompt import PromptSettings, TemplateProblem, build_prompt
 
 
@@ -51,7 +51,7 @@ def token_json(ev: TokenEvent) -> dict[str, Any]:
     }
 
 
-def prompt_ids(model: LlamaModel, text: str, urial: bool) -> list[int]:
+def prompt_ids(model: Backend, text: str, urial: bool) -> list[int]:
     """The prompt's tokens: the raw text, or the text as a query in URIAL's prompt."""
     if not urial:
         return model.tokenize(text, special=True, add_bos=model.vocab.add_bos)
@@ -93,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
             max_tokens=max_tokens,
             stop=stop,
             top_k=args.n_probs,
-            make_sampler=factory_for(model),
         ):
             if isinstance(item, TokenEvent):
                 if args.json:

@@ -7,8 +7,8 @@ import dataclasses
 from pathlib import Path
 
 from playground.config import Config
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import TokenKind
-from playground.sampling.settings import SamplerSettings
 from playground.session.turns import Turn
 from playground.ui.app import PlaygroundApp
 from playground.ui.widgets.shift_chart import ShiftChart
