@@ -29,7 +29,14 @@ class ForkBackend(Protocol):
         self, context: Sequence[int], continuation: Sequence[int], *, top_k: int = 5
     ) -> list[ScoredToken]: ...
 
-    def stream(self, prompt: Sequence[int], **kwargs: Any) -> Iterator[StreamItem]: ...
+    def stream(
+        self,
+        prompt: Sequence[int],
+        *,
+        max_tokens: int = 256,
+        top_k: int = 5,
+        cancel: Callable[[], bool] | None = None,
+    ) -> Iterator[StreamItem]: ...
 
     def tokenize(
         self, text: str | bytes, *, special: bool = True, add_bos: bool = False
@@ -50,16 +57,21 @@ def same_vocabulary(a: Vocab, b: Vocab) -> bool:
 
 
 def handover(mine: ForkBackend, other_vocab: Vocab, event: TokenEvent) -> Handover:
-    """The other model's token `event` in this model's tokens.
+    """The other model's reply token `event` in this model's tokens (see handover_piece)."""
+    return handover_piece(mine, other_vocab, event.id, event.piece)
+
+
+def handover_piece(mine: ForkBackend, other_vocab: Vocab, token: int, piece: bytes) -> Handover:
+    """The other model's token (`token`, whose bytes are `piece`) in this model's tokens.
 
     Same vocabulary: the same id. Different vocabularies: the token's text, re-tokenized by
     this model, and a note that says so (it may be several tokens, or none for a special
     token that has no text).
     """
     if same_vocabulary(mine.vocab, other_vocab):
-        return Handover((event.id,))
-    ids = tuple(mine.tokenize(event.piece, special=False, add_bos=False))
-    shown = event.piece.decode("utf-8", "replace")
+        return Handover((token,))
+    ids = tuple(mine.tokenize(piece, special=False, add_bos=False))
+    shown = piece.decode("utf-8", "replace")
     return Handover(
         ids,
         f"the other model's token {shown!r} re-tokenized for this vocabulary "

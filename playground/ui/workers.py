@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from textual.message import Message
@@ -19,7 +19,7 @@ from textual.message_pump import MessagePump
 from textual.worker import get_current_worker
 
 from playground.engine.llama_model import LlamaModel
-from playground.engine.types import Finished, TokenEvent
+from playground.engine.types import Finished, StreamItem, TokenEvent
 from playground.session.turns import OtherView
 
 FRAME_S = 1 / 8
@@ -48,7 +48,9 @@ def lower_priority(niceness: int = MODEL_NICENESS) -> None:
 
 
 class TokensArrived(Message):
-    """A batch of tokens from one side's stream, with the count and tok/s so far."""
+    """A batch of tokens from one side's stream, with the count and tok/s so far.
+
+    `turn` is the turn's id in the conversation tree (as in every message here)."""
 
     def __init__(
         self, side: str, turn: int, events: list[TokenEvent], tokens: int, tok_s: float
@@ -95,30 +97,20 @@ def generate(
     target: MessagePump,
     side: str,
     turn: int,
-    model: LlamaModel,
-    prompt: Sequence[int],
-    settings: Callable[[], Any],
-    max_tokens: int,
-    make_sampler: Any = None,
+    open_stream: Callable[[Callable[[], bool]], Iterator[StreamItem]],
 ) -> Finished:
     """Stream one reply, posting batches of tokens; runs inside a thread worker.
+
+    Args:
+        turn: the id of the turn the reply fills.
+        open_stream: starts the stream (a model's, or a fork's) with a cancel check.
 
     Raises whatever the engine raises (PromptTooLong, DecodeError): the app's single
     Worker.StateChanged handler turns it into a message in the pane.
     """
     worker = get_current_worker()
     lower_priority()
-    kwargs: dict[str, Any] = {}
-    if make_sampler is not None:
-        kwargs["make_sampler"] = make_sampler
-    stream = model.stream(
-        prompt,
-        settings=settings,
-        max_tokens=max_tokens,
-        top_k=5,
-        cancel=lambda: worker.is_cancelled,
-        **kwargs,
-    )
+    stream = open_stream(lambda: worker.is_cancelled)
     batch: list[TokenEvent] = []
     count = 0
     t_first = 0.0
