@@ -25,8 +25,7 @@ from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
-from playground.engine.llama_model import LlamaModel
-from playground.sampling.factory import factory_for
+from playground.engine.backend import Backend
 from playground.sampling.settings import SamplerSettings
 from playground.session.core import Session
 from playground.session.forking import fork_stream, handover, handover_piece
@@ -52,6 +51,7 @@ from playground.ui.workers import (
     ScoresReady,
     TokensArrived,
     generate,
+    live_settings,
     load_model,
     score_reply,
 )
@@ -106,7 +106,7 @@ class PlaygroundApp(App[int]):
         self.config_path = config_path
         self.max_tokens_override = max_tokens
         self.load_models_on_start = load_models
-        self.models: dict[str, LlamaModel | None] = dict.fromkeys(SIDES)
+        self.models: dict[str, Backend | None] = dict.fromkeys(SIDES)
         self.specs: dict[str, ModelSpec | None] = dict.fromkeys(SIDES)
         self.templates: dict[str, str] = {}
         self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
@@ -285,16 +285,14 @@ class PlaygroundApp(App[int]):
         )
         for warning in prompt.warnings:
             self.notify(f"{side}: {warning}", severity="warning")
-        if len(prompt.ids) >= model.n_ctx:
+        if len(prompt.ids) >= model.info.n_ctx:
             from playground.engine.errors import PromptTooLong
 
-            self._fail_turn(turn, str(PromptTooLong(len(prompt.ids), model.n_ctx)))
+            self._fail_turn(turn, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
             return
         max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
         pane.set_status("prompt...")
         pane.mark_dirty()
-        # The full factory: the tricks, and DRY / text biases, which need this model.
-        make_sampler = factory_for(model)
         self._run(
             Work(WorkKind.GENERATE, side, turn.id),
             lambda: generate(
@@ -303,11 +301,10 @@ class PlaygroundApp(App[int]):
                 turn.id,
                 lambda cancel: model.stream(
                     prompt.ids,
-                    settings=lambda: self.settings[side],
+                    settings=live_settings(model, lambda: self.settings[side]),
                     max_tokens=max_tokens,
                     top_k=5,
                     cancel=cancel,
-                    make_sampler=make_sampler,
                 ),
             ),
         )
@@ -571,7 +568,6 @@ class PlaygroundApp(App[int]):
         prompt_ids = [p.id for p in turn.prompt]
         prefix = list(new.events)
         max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
-        make_sampler = factory_for(model)
         pane = self.pane(side)
         pane.cursor = -1
         pane.set_status(f"forked at token #{at}...")
@@ -589,9 +585,8 @@ class PlaygroundApp(App[int]):
                     list(ids),
                     max_tokens=max(max_tokens, at + len(ids)),
                     cancel=cancel,
-                    settings=lambda: self.settings[side],
+                    settings=live_settings(model, lambda: self.settings[side]),
                     top_k=5,
-                    make_sampler=make_sampler,
                 ),
             ),
         )

@@ -18,8 +18,9 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.worker import get_current_worker
 
-from playground.engine.llama_model import LlamaModel
+from playground.engine.backend import Backend, SettingsSource
 from playground.engine.types import Finished, StreamItem, TokenEvent
+from playground.sampling.settings import SamplerSettings
 from playground.session.turns import OtherView
 
 FRAME_S = 1 / 8
@@ -86,11 +87,18 @@ class ScoresReady(Message):
 
 
 class ModelReady(Message):
-    def __init__(self, side: str, model: LlamaModel, spec: Any) -> None:
+    def __init__(self, side: str, model: Backend, spec: Any) -> None:
         super().__init__()
         self.side = side
         self.model = model
         self.spec = spec
+
+
+def live_settings(model: Backend, settings: Callable[[], SamplerSettings]) -> SettingsSource:
+    """The settings, read before every token where the backend can change its sampler
+    mid-stream; elsewhere the reply keeps the settings it started with (the sampling panel
+    says so)."""
+    return settings if model.capabilities.live_sampler_changes else settings()
 
 
 def generate(
@@ -154,9 +162,7 @@ def score_reply(
     target.post_message(ScoresReady(side, turn, views, analysis))
 
 
-def load_model(
-    target: MessagePump, side: str, spec: Any, opener: Callable[[Any], LlamaModel]
-) -> None:
+def load_model(target: MessagePump, side: str, spec: Any, opener: Callable[[Any], Backend]) -> None:
     """Load one model off the UI thread; a failure surfaces through Worker.StateChanged."""
     model = opener(spec)
     target.post_message(ModelReady(side, model, spec))
