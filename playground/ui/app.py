@@ -31,7 +31,7 @@ from playground.session.core import Session
 from playground.session.forking import fork_stream, handover, handover_piece
 from playground.session.jobs import Work, WorkKind
 from playground.session.turns import OTHER, SIDES, SideTranscript, Turn
-from playground.ui import exports, gc_policy
+from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (
     ConversationFile,
     data_dir,
@@ -121,6 +121,7 @@ class PlaygroundApp(App[int]):
         """The token in the inspector: (side, turn id, token index)."""
         self.first_paint_at: float | None = None
         self.frames = FrameClock(self, MAX_FPS)
+        self.theme_problem = themes.apply_theme(self)
 
     # ------------------------------------------------------------------ layout
 
@@ -176,6 +177,8 @@ class PlaygroundApp(App[int]):
         self.query_one(TokenInspector).clear_token()
         self.query_one("#prompt", Input).focus()
         self._update_subtitle()
+        if self.theme_problem:
+            self.notify(self.theme_problem, severity="warning")
         self.call_after_refresh(self._first_paint)
         if self.config is None:
             try:
