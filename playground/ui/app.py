@@ -415,6 +415,14 @@ class PlaygroundApp(App[int]):
             ids = [e.id for e in mine.events]
             p_ctx = [p.id for p in mine.prompt]
             s_ctx = [p.id for p in theirs.prompt]
+            if len(s_ctx) + len(ids) > scorer.info.n_ctx:
+                # known before scoring: say so instead of failing a worker
+                self.query_one(ShiftChart).show_counts(
+                    Counter(),
+                    note=f"shift: the {mine.side} reply does not fit the {theirs.side} "
+                    f"model's context ({len(s_ctx) + len(ids)} > {scorer.info.n_ctx} tokens)",
+                )
+                continue
             events = list(mine.events)
             job = functools.partial(
                 score_reply,
