@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
 from playground.engine.backend import Backend
-from playground.sampling.settings import SamplerSettings
+from playground.engine.settings import SamplerSettings
 from playground.session.core import Session
 from playground.session.forking import fork_stream, handover, handover_piece
 from playground.session.jobs import Work, WorkKind

@@ -18,9 +18,9 @@ from textual import events
 from textual.message import Message
 from textual.widgets import Static
 
+from playground.engine.trace import SampleTrace
 from playground.engine.types import TokenEvent, TokenKind
 from playground.engine.vocab import Vocab
-from playground.sampling.trace import SampleTrace
 from playground.session.turns import ForcedToken, OtherView
 from playground.ui.widgets.token_render import CLASS_STYLE, visible_piece
 
