@@ -14,6 +14,8 @@ CORE = [
     "playground.sampling",
     "playground.templates",
     "playground.analysis",
+    "playground.lessons",
+    "playground.cli.lesson_cmd",
     "playground.cli.main",
 ]
 

@@ -84,6 +84,7 @@ class PlaygroundApp(App[int]):
         Binding("f6", "toggle_mode", "Chat/Doc"),
         Binding("f7", "toggle_inspector", "Inspector", show=False),
         Binding("f8", "toggle_urial", "URIAL"),
+        Binding("f9", "lessons", "Lessons"),
         Binding("ctrl+r", "regenerate", "Regen"),
         # priority: the Input has ctrl+e (end) and ctrl+x (cut) and almost always has focus
         Binding("ctrl+e", "edit_last", "Edit", show=False, priority=True),
@@ -610,6 +611,11 @@ class PlaygroundApp(App[int]):
 
         self.push_screen(ModelsScreen())
 
+    def action_lessons(self) -> None:
+        from playground.ui.screens.lessons import LessonsScreen
+
+        self.push_screen(LessonsScreen())
+
     def set_template(self, side: str, name: str) -> None:
         """Use this template from the next turn on."""
         self.templates[side] = name
@@ -648,5 +654,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Screenshot (SVG)", "Save an SVG screenshot", "save_svg"),
     ("Toggle inspector", "Show or hide the token inspector", "toggle_inspector"),
     ("URIAL prompt", "Switch the base model's URIAL in-context prompt on or off", "toggle_urial"),
+    ("Lessons", "F9: the course's six experiments, run live on this pair", "lessons"),
     ("Help", "Keys and what the views mean", "help"),
 )
