@@ -16,6 +16,8 @@ CORE = [
     "playground.analysis",
     "playground.lessons",
     "playground.cli.lesson_cmd",
+    "playground.session.core",
+    "playground.session.forking",
     "playground.cli.main",
 ]
 
