@@ -234,12 +234,12 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         notes.append(
             Bilingual(
                 "The two models have different vocabularies, so they hand each other text: "
-                "after every token the other model re-tokenizes the reply so far, and the "
-                "base model's token counts as in the aligned top 3 when its text starts with "
-                "one of the aligned model's top 3 tokens (the first token of its "
-                "re-tokenization).",
-                "两个模型的词表不同，所以它们互相交接文本：每写一个词元，另一个模型就重新对目前的回复分词；"
-                "基座模型的词元按其文本重新分词后的第一个词元判断是否在对齐模型的前 3 名之内。",
+                "after every token the other model re-tokenizes the reply so far. The base "
+                "model's token counts as in the aligned top 3 when the first token of its "
+                "text, re-tokenized by the aligned model, is one of the aligned model's top 3.",
+                "两个模型的词表不同，所以它们互相交接文本：每写一个词元，另一个模型就重新对目前的回复分词。"
+                "把基座模型词元的文本用对齐模型重新分词，若第一个词元在对齐模型的前 3 名之内，"
+                "就算作在前 3 名之内。",
             )
         )
     return LessonResult(
