@@ -21,6 +21,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("templates_cmd", "templates"),
     ("compare_cmd", "compare"),
     ("lesson_cmd", "lesson"),
+    ("serve_cmd", "serve"),
 )
 
 

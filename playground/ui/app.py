@@ -25,11 +25,10 @@ from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
-from playground.engine.llama_model import LlamaModel
-from playground.sampling.factory import factory_for
+from playground.engine.backend import Backend
 from playground.sampling.settings import SamplerSettings
 from playground.session.turns import SIDES, SideTranscript, Turn
-from playground.ui import exports, gc_policy
+from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (
     ConversationFile,
     data_dir,
@@ -109,7 +108,7 @@ class PlaygroundApp(App[int]):
         self.config_path = config_path
         self.max_tokens_override = max_tokens
         self.load_models_on_start = load_models
-        self.models: dict[str, LlamaModel | None] = dict.fromkeys(SIDES)
+        self.models: dict[str, Backend | None] = dict.fromkeys(SIDES)
         self.specs: dict[str, ModelSpec | None] = dict.fromkeys(SIDES)
         self.templates: dict[str, str] = {}
         self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
@@ -119,6 +118,7 @@ class PlaygroundApp(App[int]):
         self.load_errors: dict[str, str] = {}
         self.first_paint_at: float | None = None
         self.frames = FrameClock(self, MAX_FPS)
+        self.theme_problem = themes.apply_theme(self)
 
     # ------------------------------------------------------------------ layout
 
@@ -144,6 +144,8 @@ class PlaygroundApp(App[int]):
         self.query_one(TokenInspector).clear_token()
         self.query_one("#prompt", Input).focus()
         self._update_subtitle()
+        if self.theme_problem:
+            self.notify(self.theme_problem, severity="warning")
         self.call_after_refresh(self._first_paint)
         if self.config is None:
             try:
@@ -274,16 +276,14 @@ class PlaygroundApp(App[int]):
         )
         for warning in prompt.warnings:
             self.notify(f"{side}: {warning}", severity="warning")
-        if len(prompt.ids) >= model.n_ctx:
+        if len(prompt.ids) >= model.info.n_ctx:
             from playground.engine.errors import PromptTooLong
 
-            self._fail_turn(side, index, str(PromptTooLong(len(prompt.ids), model.n_ctx)))
+            self._fail_turn(side, index, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
             return
         max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
         pane.set_status("prompt...")
         pane.mark_dirty()
-        # The full factory: the tricks, and DRY / text biases, which need this model.
-        make_sampler = factory_for(model)
         self.run_worker(
             lambda: generate(
                 self,
@@ -293,7 +293,6 @@ class PlaygroundApp(App[int]):
                 prompt.ids,
                 lambda: self.settings[side],
                 max_tokens,
-                make_sampler,
             ),
             name=f"gen:{side}:{index}",
             group=f"gen-{side}",
