@@ -9,13 +9,11 @@ needs them (BOS once); replies come from the engine's stream, whole, with their 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from playground.engine.llama_model import LlamaModel
-from playground.engine.llama_model import SamplerFactory as MakeSampler
+from playground.engine.backend import Backend
 from playground.engine.types import Finished, StopReason, TokenEvent
-from playground.sampling.factory import SamplerFactory, factory_for
 from playground.sampling.settings import SamplerSettings
 from playground.templates.base import Message, Template
 from playground.templates.registry import default_template, resolve_template
@@ -36,17 +34,16 @@ class LessonCancelled(Exception):
 class LessonPair:
     """The two loaded models, each with the template and system prompt it is used with."""
 
-    base: LlamaModel
-    aligned: LlamaModel
+    base: Backend
+    aligned: Backend
     base_template: str = "default"
     """A template name as `resolve_template` takes it; 'default' is the model's own pick."""
     aligned_template: str = "default"
     base_system: str = ""
     """The system prompt; empty means none."""
     aligned_system: str = ""
-    _factories: dict[int, SamplerFactory] = field(default_factory=dict, repr=False)
 
-    def model(self, side: Side) -> LlamaModel:
+    def model(self, side: Side) -> Backend:
         return self.base if side == "base" else self.aligned
 
     def template(self, side: Side, name: str | None = None) -> Template:
@@ -70,13 +67,6 @@ class LessonPair:
     def shared_vocab(self) -> bool:
         a, b = self.base.vocab, self.aligned.vocab
         return a.size == b.size and a.pieces == b.pieces
-
-    def factory(self, side: Side) -> SamplerFactory:
-        model = self.model(side)
-        key = id(model)
-        if key not in self._factories:
-            self._factories[key] = factory_for(model)
-        return self._factories[key]
 
 
 @dataclass(frozen=True)
@@ -152,7 +142,6 @@ def generate(
     *,
     stop: Sequence[str] = (),
     cancel: Callable[[], bool] | None = None,
-    make_sampler: MakeSampler | None = None,
     top_k: int = 3,
 ) -> Reply:
     """Generate one reply.
@@ -171,7 +160,6 @@ def generate(
         stop=stop,
         top_k=top_k,
         cancel=cancel,
-        make_sampler=make_sampler or pair.factory(side),
     ):
         if isinstance(item, TokenEvent):
             events.append(item)

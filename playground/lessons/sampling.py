@@ -11,13 +11,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from playground.engine.topk import FloatArray
-from playground.engine.vocab import Vocab
 from playground.lessons.base import Lesson, RunOptions
 from playground.lessons.document import excerpt
 from playground.lessons.figures import Bar, Bars, Bilingual, LessonResult, Series, Table
@@ -48,40 +45,24 @@ EXPLANATION = Bilingual(
 )
 
 
-class _EntropySampler:
-    """Wraps the engine's sampler and records the raw distribution's entropy per token."""
-
-    def __init__(self, inner: Any, out: list[float]) -> None:
-        self.inner = inner
-        self.out = out
-
-    def sample(self, logits: FloatArray, lse: float) -> Any:
-        p = np.exp(logits.astype(np.float64) - lse)
-        finite = np.isfinite(logits)
-        h = lse - float(np.dot(p[finite], logits[finite].astype(np.float64)))
-        self.out.append(max(0.0, h) / math.log(2))
-        return self.inner.sample(logits, lse)
-
-    def accept(self, token: int) -> None:
-        self.inner.accept(token)
-
-    def close(self) -> None:
-        self.inner.close()
+def entropy_bits(logits: FloatArray, lse: float) -> float:
+    """Entropy of softmax(logits) in bits: lse - sum(p * logit), over the finite logits."""
+    finite = np.isfinite(logits)
+    p = np.exp(logits[finite].astype(np.float64) - lse)
+    h = lse - float(np.dot(p, logits[finite].astype(np.float64)))
+    return max(0.0, h) / math.log(2)
 
 
-@dataclass
-class _Recording:
-    inner: Any
-    entropies: list[float]
-
-    def __call__(
-        self,
-        settings: SamplerSettings,
-        vocab: Vocab,
-        prompt: Sequence[int],
-        generated: Sequence[int],
-    ) -> _EntropySampler:
-        return _EntropySampler(self.inner(settings, vocab, prompt, generated), self.entropies)
+def reply_entropies(
+    pair: LessonPair, side: Side, prompt: Sequence[int], reply: Sequence[int]
+) -> list[float]:
+    """The model's next-token entropy before each reply token: one teacher-forced pass."""
+    out: list[float] = []
+    if reply:
+        pair.model(side).score(
+            prompt, reply, top_k=1, row_hook=lambda _i, row, lse: out.append(entropy_bits(row, lse))
+        )
+    return out
 
 
 def distinct_pairs(texts: Sequence[str]) -> float:
@@ -99,27 +80,26 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
     replies: dict[tuple[Side, float], list[str]] = {}
     entropy: dict[Side, list[float]] = {s: [] for s in SIDES}
     greedy_entropy: dict[Side, list[float]] = {}
+    # The entropy needs each position's full distribution; a backend without logit rows
+    # (a server that returns only the top k) still runs the rest of the lesson.
+    why_not = {s: pair.model(s).capabilities.why_not("logit_rows") for s in SIDES}
+    with_rows = all(reason is None for reason in why_not.values())
     for side in SIDES:
         prompt = question_prompt(pair, side, QUESTION.text)
         for temp in TEMPERATURES:
             texts = []
             for seed in SEEDS:
                 steps.start(f"{pair.name(side)}: temperature {temp:g}, seed {seed}")
-                rec = _Recording(pair.factory(side), [])
                 settings = SamplerSettings(temperature=temp, seed=seed)
                 r = generate(
-                    pair,
-                    side,
-                    prompt.ids,
-                    settings,
-                    options.max_tokens,
-                    cancel=options.cancel,
-                    make_sampler=rec,
+                    pair, side, prompt.ids, settings, options.max_tokens, cancel=options.cancel
                 )
                 texts.append(r.text)
-                entropy[side].extend(rec.entropies)
-                if temp == 0.0 and side not in greedy_entropy:
-                    greedy_entropy[side] = list(rec.entropies)
+                if with_rows:
+                    h = reply_entropies(pair, side, prompt.ids, r.ids)
+                    entropy[side].extend(h)
+                    if temp == 0.0 and side not in greedy_entropy:
+                        greedy_entropy[side] = h
                 steps.finish()
             replies[(side, temp)] = texts
 
@@ -184,7 +164,15 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
             ("temperatures", ", ".join(f"{t:g}" for t in TEMPERATURES)),
             ("seeds", ", ".join(str(s) for s in SEEDS)),
             ("max tokens", str(options.max_tokens)),
-            ("entropy", "of the model's raw next-token distribution, before the sampler"),
+            ("entropy", "of the model's raw next-token distribution (a teacher-forced pass)"),
+        ),
+        notes=tuple(
+            Bilingual(
+                f"No entropy for {pair.name(s)}: {reason}.",
+                f"{pair.name(s)} 没有熵：{reason}。",
+            )
+            for s, reason in why_not.items()
+            if reason is not None
         ),
         elapsed_s=time.perf_counter() - t0,
         data={

@@ -147,7 +147,9 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
     watched = list(dict.fromkeys(watched))
     probe = _MaxProb(watched)
     ids = chat_layout.ids
-    if len(ids) > 1:
+    # Reading probabilities of arbitrary tokens needs every position's full distribution.
+    no_rows = pair.base.capabilities.why_not("logit_rows")
+    if len(ids) > 1 and no_rows is None:
         pair.base.score(ids[:1], ids[1:], top_k=1, row_hook=probe.hook)
     best = {int(i): float(p) for i, p in zip(probe.ids, probe.best, strict=True)}
     steps.finish()
@@ -159,6 +161,8 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         base_ids = _special_ids(pair, "base", n)
         aligned_ids = _special_ids(pair, "aligned", n)
         p = max((best.get(i, 0.0) for i in base_ids), default=None)
+        if no_rows is not None:
+            p = None
         rows.append(
             (
                 n,
@@ -232,6 +236,16 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
             ("base template", prompts["base"].template),
             ("aligned template", prompts["aligned"].template),
             ("base reads", f"the conversation in the {chat_layout.template} layout"),
+        ),
+        notes=(
+            ()
+            if no_rows is None
+            else (
+                Bilingual(
+                    f"The base model's probabilities are not shown: {no_rows}.",
+                    f"未显示基座模型的概率：{no_rows}。",
+                ),
+            )
         ),
         elapsed_s=time.perf_counter() - t0,
         data={
