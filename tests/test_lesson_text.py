@@ -79,3 +79,16 @@ def test_language_from_flag_setting_then_locale() -> None:
         assert "valid: en, zh" in str(exc)
     else:
         raise AssertionError("fr was accepted")
+
+
+def test_figures_fit_a_narrow_column() -> None:
+    bars = Bars(
+        Bilingual("Stops", "停止"),
+        (Bar("aligned: tiny-aligned", 1.0, "4/4 (100%)"), Bar("base: tiny-base", 0.0, "0/4 (0%)")),
+    )
+    stacked = StackedBars(
+        Bilingual("by tenth", "十分位"), ("a", "b", "c"), (StackedRow("0-10%", (10, 20, 300)),)
+    )
+    for fig in (bars, stacked):
+        for line in figure_lines(fig, "en", 50)[1:]:
+            assert cell_width(line) <= 50, line

@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from playground.engine.backend import ALL_SETTINGS, TRICK_FIELDS, Capabilities
 from playground.engine.llama_model import LlamaModel, LoadOptions
 from playground.lessons import LESSONS, LessonPair, UnknownLesson, get_lesson, run_lesson
 from playground.lessons.pair import LessonCancelled, question_prompt
@@ -180,3 +182,34 @@ def test_text_render_in_both_languages(pair: LessonPair) -> None:
     zh = render(r, "zh", width=60)
     assert "document simulator" in en and "文档模拟器" in zh
     assert r.to_json("zh")["title"] == "基座模型是文档模拟器"
+
+
+class _TopKOnly:
+    """The tiny model as a server would offer it: no raw logits, so no tricks and no rows."""
+
+    def __init__(self, inner: LlamaModel) -> None:
+        self._inner = inner
+        self.capabilities = Capabilities(
+            max_top_k=inner.vocab.size,
+            logit_tricks=False,
+            logit_rows=False,
+            settings=ALL_SETTINGS - TRICK_FIELDS,
+            reasons={"logit_tricks": "a server returns only the top k", "logit_rows": "top k only"},
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_backend_without_logits_runs_what_it_can_and_says_what_not(pair: LessonPair) -> None:
+    limited = LessonPair(_TopKOnly(pair.base), _TopKOnly(pair.aligned))  # type: ignore[arg-type]
+    tricks = run_lesson(get_lesson("tricks"), limited, questions=1, max_tokens=8)
+    assert set(tricks.data["tricks"]) == {"greedy", "urial"}
+    left_out = [n.en for n in tricks.notes if n.en.startswith("Left out")]
+    assert len(left_out) == 2 and all("a server returns only the top k" in n for n in left_out)
+    seq = run_lesson(get_lesson("sequence"), limited)
+    assert all(s["base_max_p"] is None for s in seq.data["specials"])
+    assert "top k only" in seq.notes[0].en
+    samp = run_lesson(get_lesson("sampling"), limited, max_tokens=4)
+    assert samp.data["mean_entropy_bits"] == {"base": 0.0, "aligned": 0.0}
+    assert len(samp.notes) == 2

@@ -166,17 +166,21 @@ def figure_lines(fig: Figure, lang: Lang, width: int) -> list[str]:
         out.extend(table_lines(fig.columns, fig.rows, width))
     elif isinstance(fig, Bars):
         label_w = min(max((cell_width(b.label) for b in fig.bars), default=0), width // 3)
+        text_w = max((cell_width(b.text) for b in fig.bars), default=0)
+        bar_w = max(8, min(BAR_WIDTH, width - label_w - text_w - 3))
         for b in fig.bars:
-            out.append(f"{pad(b.label, label_w)}  {bar(b.value, fig.scale)} {b.text}")
+            out.append(f"{pad(b.label, label_w)}  {bar(b.value, fig.scale, bar_w)} {b.text}")
     elif isinstance(fig, StackedBars):
         legend = "  ".join(
             f"{PART_MARKS[k % len(PART_MARKS)]} {p}" for k, p in enumerate(fig.parts)
         )
         out.append(legend)
-        label_w = max((cell_width(r.label) for r in fig.rows), default=0)
+        label_w = min(max((cell_width(r.label) for r in fig.rows), default=0), width // 3)
+        counts_w = max((cell_width(" ".join(map(str, r.counts))) for r in fig.rows), default=0)
+        bar_w = max(8, min(BAR_WIDTH, width - label_w - counts_w - 3))
         for r in fig.rows:
             counts = " ".join(str(c) for c in r.counts)
-            out.append(f"{pad(r.label, label_w)}  {stacked(r.counts)} {counts}")
+            out.append(f"{pad(r.label, label_w)}  {stacked(r.counts, bar_w)} {counts}")
     elif isinstance(fig, TokenStrip):
         marks = {"": ("[", "]")}
         keys: list[str] = []

@@ -56,7 +56,7 @@ class Trick:
     """The layout's own end marker counts as ending on its own (URIAL's '# Query')."""
 
 
-TRICKS: tuple[Trick, ...] = (
+ALL_TRICKS: tuple[Trick, ...] = (
     Trick("greedy", "greedy (no trick)", GREEDY),
     Trick(
         "eos_ramp",
@@ -111,10 +111,19 @@ def _stats(trick: Trick, replies: Sequence[Reply], questions: Sequence[Question]
 def run(pair: LessonPair, options: RunOptions) -> LessonResult:
     t0 = time.perf_counter()
     questions = options.question_list()
-    steps = Steps(len(questions) * len(TRICKS), options.progress, options.cancel)
-    results: dict[str, list[Reply]] = {t.key: [] for t in TRICKS}
+    # A backend that never sees the raw logits (a server) cannot apply the logit tricks:
+    # those are left out and the reason is shown, the rest of the lesson runs.
+    caps = pair.base.capabilities
+    skipped = {
+        t.key: caps.why_not(names[0])
+        for t in ALL_TRICKS
+        if (names := caps.unsupported_settings(t.settings))
+    }
+    tricks = tuple(t for t in ALL_TRICKS if t.key not in skipped)
+    steps = Steps(len(questions) * len(tricks), options.progress, options.cancel)
+    results: dict[str, list[Reply]] = {t.key: [] for t in tricks}
     templates: dict[str, str] = {}
-    for trick in TRICKS:
+    for trick in tricks:
         for q in questions:
             steps.start(f"{trick.label}: {q.text}")
             prompt = question_prompt(pair, "base", q.text, template=trick.template)
@@ -134,20 +143,20 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
             steps.finish()
 
     n = len(questions)
-    stats = {t.key: _stats(t, results[t.key], questions) for t in TRICKS}
+    stats = {t.key: _stats(t, results[t.key], questions) for t in tricks}
     figures = (
         Bars(
             Bilingual("Base model stops on its own", "基座模型自行停止"),
             tuple(
                 Bar(t.label, stats[t.key].stopped / n, frac(stats[t.key].stopped, n))
-                for t in TRICKS
+                for t in tricks
             ),
         ),
         Bars(
             Bilingual("Base model answers", "基座模型给出答案"),
             tuple(
                 Bar(t.label, stats[t.key].answered / n, frac(stats[t.key].answered, n))
-                for t in TRICKS
+                for t in tricks
             ),
         ),
         Table(
@@ -162,11 +171,11 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
                     frac(stats[t.key].answered, n),
                     f"{stats[t.key].mean_length:.1f}",
                 )
-                for t in TRICKS
+                for t in tricks
             ),
         ),
     )
-    best = max(TRICKS[1:], key=lambda t: stats[t.key].stopped)
+    best = max(tricks[1:] or tricks, key=lambda t: stats[t.key].stopped)
     g, b = stats["greedy"], stats[best.key]
     finding = Bilingual(
         f"Greedy, the base model ended {g.stopped}/{n} replies on its own; with "
@@ -187,9 +196,18 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
             ("model", pair.name("base")),
             ("questions", str(n)),
             ("max tokens", str(options.max_tokens)),
-            *((t.label, t.settings.describe()) for t in TRICKS),
+            *((t.label, t.settings.describe()) for t in tricks),
         ),
         notes=(
+            *(
+                Bilingual(
+                    f"Left out: {t.label}, since {pair.name('base')} cannot apply it: "
+                    f"{skipped[t.key]}.",
+                    f"未运行：{t.label}，因为 {pair.name('base')} 无法应用它：{skipped[t.key]}。",
+                )
+                for t in ALL_TRICKS
+                if t.key in skipped
+            ),
             Bilingual(
                 "URIAL's reply counts as ended when the model writes the layout's own end "
                 "marker ('# Query' or the closing fence); the others only by an "

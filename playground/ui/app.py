@@ -611,9 +611,13 @@ class PlaygroundApp(App[int]):
         self.push_screen(ModelsScreen())
 
     def action_lessons(self) -> None:
+        """The Lessons screen; installed once, so a lesson keeps running while it is closed
+        and its results are there when it opens again."""
         from playground.ui.screens.lessons import LessonsScreen
 
-        self.push_screen(LessonsScreen())
+        if not self.is_screen_installed("lessons"):
+            self.install_screen(LessonsScreen(), name="lessons")
+        self.push_screen("lessons")
 
     def set_template(self, side: str, name: str) -> None:
         """Use this template from the next turn on."""

@@ -43,8 +43,14 @@ async def test_f9_runs_a_lesson_with_progress_and_shows_its_figure(
         figure = screen.query_one(FigureView).render().plain
         assert "Stops on its own" in figure and "█" in figure
         assert ALIGNED_REPLY_TEXT[:5] in figure  # the reply column, cut to the screen
+        await pilot.press("x")  # the figures as an HTML page
+        assert screen.last_export is not None
+        page = screen.last_export.read_text(encoding="utf-8")
+        assert 'id="lesson-document"' in page and "Stops on its own" in page
         await pilot.press("escape")
         assert not isinstance(app.screen, LessonsScreen)
+        await pilot.press("f9")  # the same screen again, the figure still there
+        assert app.screen is screen and "document" in screen.results
 
 
 async def test_chinese_explanation_wraps_inside_the_screen(

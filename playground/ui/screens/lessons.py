@@ -9,14 +9,16 @@ columns align. `l` switches the language without running the lesson again.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -27,7 +29,7 @@ from textual.worker import Worker, WorkerState
 from playground.lessons import LESSONS, LessonCancelled, LessonPair, get_lesson, run_lesson
 from playground.lessons.figures import Figure, Lang, LessonResult, TokenStrip
 from playground.lessons.lang import choose_lang
-from playground.lessons.text import figure_lines, wrap
+from playground.lessons.text import cell_width, figure_lines, wrap
 
 if TYPE_CHECKING:
     from playground.ui.app import PlaygroundApp
@@ -53,6 +55,11 @@ UI_TEXT: dict[str, dict[Lang, str]] = {
     "cancelled": {"en": "Stopped.", "zh": "已停止。"},
     "failed": {"en": "The lesson failed", "zh": "课程运行失败"},
     "done": {"en": "Done in", "zh": "用时"},
+    "nothing": {
+        "en": "Run a lesson first: there is nothing to export yet.",
+        "zh": "请先运行一节课：还没有可导出的内容。",
+    },
+    "exported": {"en": "Lesson figures written to", "zh": "课程图表已写入"},
 }
 
 
@@ -98,7 +105,8 @@ class LessonDone(Message):
 
 
 def _strip_text(fig: TokenStrip, lang: Lang, width: int) -> Text:
-    out = Text(fig.title.get(lang) + "\n", style="bold")
+    out = Text()
+    out.append(fig.title.get(lang) + "\n", style="bold")
     for tag, meaning in fig.tags:
         out.append(f" {meaning.get(lang)} ", style=TAG_STYLES.get(tag, "reverse"))
         out.append("  ")
@@ -107,8 +115,6 @@ def _strip_text(fig: TokenStrip, lang: Lang, width: int) -> Text:
     used = 0
     for k, tok in enumerate(fig.tokens):
         cell = tok.text or "∅"
-        from playground.lessons.text import cell_width
-
         w = cell_width(cell) + 1
         if used and used + w > width:
             out.append("\n")
@@ -125,7 +131,8 @@ def figure_text(fig: Figure, lang: Lang, width: int) -> Text:
     if isinstance(fig, TokenStrip):
         return _strip_text(fig, lang, width)
     lines = figure_lines(fig, lang, width)
-    out = Text(lines[0] + "\n", style="bold")
+    out = Text()
+    out.append(lines[0] + "\n", style="bold")
     out.append("\n".join(lines[1:]))
     return out
 
@@ -167,6 +174,7 @@ class LessonsScreen(Screen[None]):
     """Six lessons, one list; the selected lesson's figure on the right."""
 
     DEFAULT_CSS = """
+    LessonsScreen > Horizontal { height: 1fr; }
     LessonsScreen #lesson-list { width: 34; height: 1fr; }
     LessonsScreen #lesson-body { width: 1fr; height: 1fr; padding: 0 1; }
     LessonsScreen #lesson-title { text-style: bold; color: $accent; }
@@ -183,6 +191,7 @@ class LessonsScreen(Screen[None]):
         Binding("enter", "run", "Run", show=False),
         Binding("r", "run", "Run"),
         Binding("l", "toggle_lang", "中文/English"),
+        Binding("x", "export", "Export HTML"),
     ]
 
     def __init__(self, lang: Lang | None = None) -> None:
@@ -191,6 +200,7 @@ class LessonsScreen(Screen[None]):
         self.results: dict[str, LessonResult] = {}
         self._cancel = threading.Event()
         self._lesson_running: str | None = None
+        self.last_export: Path | None = None
 
     @property
     def playground(self) -> PlaygroundApp:
@@ -208,8 +218,7 @@ class LessonsScreen(Screen[None]):
                 yield FigureView(id="lesson-figure")
                 yield WrappedText("", id="lesson-finding")
                 yield WrappedText("", id="lesson-notes")
-        with Vertical(id="lesson-footer"):
-            yield Footer()
+        yield Footer()
 
     def _options(self) -> list[Option]:
         return [Option(f"{ls.number}. {ls.title.get(self.lang)}", id=ls.name) for ls in LESSONS]
@@ -347,9 +356,25 @@ class LessonsScreen(Screen[None]):
         self.action_close()
 
     def action_close(self) -> None:
-        if self._lesson_running is not None:
-            self._cancel.set()
-        self.dismiss(None)
+        """Back to the chat; a running lesson goes on (Esc stops it first)."""
+        self.app.pop_screen()
+
+    def action_export(self) -> None:
+        """Every lesson run so far, in the current language, as one HTML page."""
+        from playground.analysis.report_html import render_lessons_html
+        from playground.ui.conversation_store import data_dir
+
+        done = [self.results[ls.name] for ls in LESSONS if ls.name in self.results]
+        if not done:
+            self.notify(self._say("nothing"), severity="warning")
+            return
+        folder = data_dir() / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"lessons-{time.strftime('%Y%m%d-%H%M%S')}-{self.lang}.html"
+        page = render_lessons_html([r.to_json(self.lang) for r in done], self.lang)
+        path.write_text(page, encoding="utf-8")
+        self.last_export = path
+        self.notify(f"{self._say('exported')} {path}")
 
     def action_toggle_lang(self) -> None:
         self.lang = "zh" if self.lang == "en" else "en"
