@@ -92,3 +92,27 @@ def test_figures_fit_a_narrow_column() -> None:
     for fig in (bars, stacked):
         for line in figure_lines(fig, "en", 50)[1:]:
             assert cell_width(line) <= 50, line
+
+
+def test_lesson_html_escapes_model_output() -> None:
+    from playground.analysis.report_html import render_lessons_html
+    from playground.lessons.figures import LessonResult, Series, StripToken, Table, TokenStrip
+
+    evil = "<script>window.__pwned=1</script>"
+    result = LessonResult(
+        name="document",
+        number=2,
+        title=Bilingual("T", "标题"),
+        claim=Bilingual("c", "c"),
+        explanation=Bilingual("e", "说明"),
+        finding=Bilingual("f", "f"),
+        figures=(
+            Table(Bilingual("t", "t"), ("reply",), ((evil,),)),
+            TokenStrip(Bilingual("s", "s"), (StripToken(evil, "special", evil),)),
+            Series(Bilingual("h", "h"), "token", (("base", (0.5, 1.0)),)),
+        ),
+        models=(evil, "aligned"),
+    )
+    page = render_lessons_html([result.to_json("zh")], "zh")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert '<html lang="zh">' in page and "标题" in page and "<polyline" in page
