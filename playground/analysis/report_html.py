@@ -262,8 +262,13 @@ def _section(a: ShiftAnalysis, sec: int, producer: str, scorer: str, title: str)
     )
 
 
-def render_html(c: Comparison) -> str:
-    """The whole report page for one comparison."""
+def render_html(c: Comparison, lessons: list[Any] | None = None) -> str:
+    """The whole report page for one comparison.
+
+    Args:
+        lessons: lesson results (`LessonResult.to_json(lang)`) run in the same session; each
+            gets its own section after the comparison.
+    """
     base, aligned = c.base_name, c.aligned_name
     if c.direction == "aligned":
         main_title = f"The aligned reply ({aligned}), ranked by the base model ({base})"
@@ -291,7 +296,7 @@ def render_html(c: Comparison) -> str:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>Token distribution shift</title>"
-        f"<style>{_CSS}</style></head><body>"
+        f"<style>{_CSS}{_LESSON_CSS if lessons else ''}</style></head><body>"
         "<h1>Token distribution shift: what alignment changed</h1>"
         f"<p>Base model: <b>{_esc(base)}</b>. Aligned model: <b>{_esc(aligned)}</b>. "
         f"Base context: <b>{_esc(c.base.prompt.mode)}</b>. Vocabularies: "
@@ -307,6 +312,7 @@ def render_html(c: Comparison) -> str:
         f"<h3>Base ({_esc(base)}), context: {_esc(c.base.prompt.mode)}</h3>"
         f"<pre>{_esc(c.base.prompt.text)}</pre>"
         f"{settings_html}"
+        f"{''.join(lesson_section(x) for x in lessons or [])}"
         f"<script>{_JS}</script></body></html>"
     )
 

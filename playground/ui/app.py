@@ -572,7 +572,9 @@ class PlaygroundApp(App[int]):
         folder = data_dir() / "exports"
         name = self.store.id if self.store is not None else "conversation"
         md = exports.write_markdown(folder / f"{name}.md", self.transcripts, self.specs)
-        html = exports.write_html(folder / f"{name}.html", self.transcripts, self.specs)
+        html = exports.write_html(
+            folder / f"{name}.html", self.transcripts, self.specs, self._lesson_figures()
+        )
         self.notify(
             f"Exported {md}"
             + (f" and {html}" if html else " (HTML report: waits for both replies' analysis)")
@@ -609,6 +611,15 @@ class PlaygroundApp(App[int]):
         from playground.ui.screens.models import ModelsScreen
 
         self.push_screen(ModelsScreen())
+
+    def _lesson_figures(self) -> list[Any]:
+        """The lessons run in this session, for the HTML report (in the screen's language)."""
+        if not self.is_screen_installed("lessons"):
+            return []
+        from playground.ui.screens.lessons import LessonsScreen
+
+        screen = self.get_screen("lessons")
+        return screen.figures_json() if isinstance(screen, LessonsScreen) else []
 
     def action_lessons(self) -> None:
         """The Lessons screen; installed once, so a lesson keeps running while it is closed

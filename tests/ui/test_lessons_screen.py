@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.geometry import Region
+from textual.widgets import Input
 
 from playground.config import Config
 from playground.lessons.text import cell_width
 from playground.ui.app import PlaygroundApp
 from playground.ui.screens.lessons import FigureView, LessonProgress, LessonsScreen, WrappedText
 from tests.tiny_gguf import ALIGNED_REPLY_TEXT
-from tests.ui.conftest import SIZE, models_loaded, wait_until
+from tests.ui.conftest import SIZE, models_loaded, turn_done, wait_until
 
 
 async def test_f9_runs_a_lesson_with_progress_and_shows_its_figure(
@@ -91,3 +92,30 @@ async def test_lessons_are_in_the_command_palette(tiny_config: Config, data_dir:
         await pilot.pause()
         status = app.screen.query_one("#lesson-status", WrappedText).text
         assert "Both models must be loaded first" in status
+
+
+async def test_lessons_run_in_the_session_go_into_the_html_report(
+    tiny_config: Config, data_dir: Path
+) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=16)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await pilot.press("f9")
+        screen = app.screen
+        assert isinstance(screen, LessonsScreen)
+        await pilot.press("enter")  # lesson 1
+        await wait_until(pilot, lambda: "sequence" in screen.results, timeout=60)
+        await pilot.press("escape")
+        box = app.query_one("#prompt", Input)
+        box.focus()
+        box.value = "Hello"
+        await pilot.press("enter")
+        await turn_done(pilot)
+        last = [app.transcripts[s].last for s in ("base", "aligned")]
+        await wait_until(pilot, lambda: all(t is not None and t.analysis for t in last))
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        pages = list((data_dir / "exports").glob("*.html"))
+        assert len(pages) == 1
+        page = pages[0].read_text(encoding="utf-8")
+        assert 'id="lesson-sequence"' in page and "One conversation, three token sequences" in page

@@ -359,19 +359,25 @@ class LessonsScreen(Screen[None]):
         """Back to the chat; a running lesson goes on (Esc stops it first)."""
         self.app.pop_screen()
 
+    def figures_json(self) -> list[dict[str, Any]]:
+        """Every lesson run so far, in lesson order and the current language, as JSON."""
+        return [
+            self.results[ls.name].to_json(self.lang) for ls in LESSONS if ls.name in self.results
+        ]
+
     def action_export(self) -> None:
         """Every lesson run so far, in the current language, as one HTML page."""
         from playground.analysis.report_html import render_lessons_html
         from playground.ui.conversation_store import data_dir
 
-        done = [self.results[ls.name] for ls in LESSONS if ls.name in self.results]
+        done = self.figures_json()
         if not done:
             self.notify(self._say("nothing"), severity="warning")
             return
         folder = data_dir() / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"lessons-{time.strftime('%Y%m%d-%H%M%S')}-{self.lang}.html"
-        page = render_lessons_html([r.to_json(self.lang) for r in done], self.lang)
+        page = render_lessons_html(done, self.lang)
         path.write_text(page, encoding="utf-8")
         self.last_export = path
         self.notify(f"{self._say('exported')} {path}")
