@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from playground.engine.backend import ALL_SETTINGS, TRICK_FIELDS, Capabilities
-from playground.engine.llama_model import LlamaModel, LoadOptions
+from playground.engine.llama.model import LlamaModel, LoadOptions
+from playground.engine.settings import ADAPTER_RAMP
 from playground.lessons import LESSONS, LessonPair, UnknownLesson, get_lesson, run_lesson
 from playground.lessons.pair import LessonCancelled, question_prompt
 from playground.lessons.questions import QUESTIONS
 from playground.lessons.sequence import CONVERSATION, PUBLISHED_TIKTOKENIZER_COUNT
 from playground.lessons.text import render
-from playground.sampling.settings import ADAPTER_RAMP
 from playground.templates.builtin import gpt4o
 from playground.templates.tiktoken_offline import chat_encoding
 from tests.tiny_gguf import (

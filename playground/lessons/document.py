@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from playground.engine.settings import SamplerSettings
 from playground.lessons.base import Lesson, RunOptions, frac, pct
 from playground.lessons.figures import Bar, Bars, Bilingual, LessonResult, Table
 from playground.lessons.pair import SIDES, LessonPair, Reply, Steps, generate, question_prompt
 from playground.lessons.questions import BEHAVIOUR_ZH, Behaviour, Question, answered, behaviour
-from playground.sampling.settings import SamplerSettings
 
 TITLE = Bilingual("The base model is a document simulator", "基座模型是文档模拟器")
 CLAIM = Bilingual(

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from playground.engine.backend import Backend
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, StopReason, TokenEvent
-from playground.sampling.settings import SamplerSettings
 from playground.templates.base import Message, Template
 from playground.templates.registry import default_template, resolve_template
 from playground.templates.tokenview import LlamaTokenizer, encode_prompt

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from playground.engine.settings import SamplerSettings
 from playground.engine.topk import FloatArray
 from playground.lessons.base import Lesson, RunOptions
 from playground.lessons.document import excerpt
 from playground.lessons.figures import Bar, Bars, Bilingual, LessonResult, Series, Table
 from playground.lessons.pair import SIDES, LessonPair, Side, Steps, generate, question_prompt
 from playground.lessons.questions import QUESTIONS
-from playground.sampling.settings import SamplerSettings
 
 TEMPERATURES: tuple[float, ...] = (0.0, 0.7, 1.0, 1.5)
 SEEDS: tuple[int, ...] = (1, 2, 3)

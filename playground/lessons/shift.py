@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from playground.analysis.contexts import URIAL_TEMPLATE
 from playground.analysis.shift import DECILES, ShiftAnalysis, ShiftClass, analyse_reply
+from playground.engine.settings import SamplerSettings
 from playground.lessons.base import Lesson, RunOptions, pct
 from playground.lessons.figures import (
     Bar,
@@ -28,7 +29,6 @@ from playground.lessons.figures import (
     TokenStrip,
 )
 from playground.lessons.pair import LessonPair, Steps, generate, question_prompt
-from playground.sampling.settings import SamplerSettings
 from playground.templates.tokenview import visible_piece
 
 MOST = 10

@@ -12,13 +12,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from playground.engine.settings import ADAPTER_RAMP, ADAPTER_RAMP_END, SamplerSettings
 from playground.engine.types import StopReason
 from playground.lessons.base import Lesson, RunOptions, frac, pct
 from playground.lessons.figures import Bar, Bars, Bilingual, LessonResult, Table
 from playground.lessons.pair import LessonPair, Reply, Steps, generate, question_prompt
 from playground.lessons.questions import Question, answered
 from playground.sampling.presets import ADAPTER, GREEDY, URIAL
-from playground.sampling.settings import ADAPTER_RAMP, ADAPTER_RAMP_END, SamplerSettings
 
 URIAL_SEED = 1
 """URIAL samples (temperature 0.3): a fixed seed keeps the lesson repeatable."""

@@ -228,6 +228,13 @@ class Session:
 
     # ------------------------------------------------------------------ resume
 
+    def reset(self) -> None:
+        """A new conversation: an empty tree, and a new file from the next record on."""
+        self.tree = ConversationTree()
+        self.store = None
+        self._exchange = 0
+        self._show()
+
     def resume(self, records: Iterable[Mapping[str, Any]], store: Appender | None) -> None:
         """Rebuild the tree and the branch on screen from saved records; new records go to
         `store` (the same file, appended to)."""
