@@ -70,6 +70,7 @@ class PlaygroundApp(App[int]):
         Binding("f6", "toggle_mode", "Chat/Doc"),
         Binding("f7", "toggle_inspector", "Inspector", show=False),
         Binding("f8", "toggle_urial", "URIAL"),
+        Binding("f9", "lessons", "Lessons"),
         Binding("ctrl+r", "regenerate", "Regen"),
         Binding("ctrl+f", "fork_here", "Fork", show=False),
         # priority: the Input has ctrl+e (end) and ctrl+x (cut) and almost always has focus
@@ -666,7 +667,9 @@ class PlaygroundApp(App[int]):
         md = exports.write_markdown(
             folder / f"{name}.md", self.transcripts, self.specs, forks, depth
         )
-        html = exports.write_html(folder / f"{name}.html", self.transcripts, self.specs)
+        html = exports.write_html(
+            folder / f"{name}.html", self.transcripts, self.specs, self._lesson_figures()
+        )
         self.notify(
             f"Exported {md}"
             + (f" and {html}" if html else " (HTML report: waits for both replies' analysis)")
@@ -703,6 +706,24 @@ class PlaygroundApp(App[int]):
         from playground.ui.screens.models import ModelsScreen
 
         self.push_screen(ModelsScreen())
+
+    def _lesson_figures(self) -> list[Any]:
+        """The lessons run in this session, for the HTML report (in the screen's language)."""
+        if not self.is_screen_installed("lessons"):
+            return []
+        from playground.ui.screens.lessons import LessonsScreen
+
+        screen = self.get_screen("lessons")
+        return screen.figures_json() if isinstance(screen, LessonsScreen) else []
+
+    def action_lessons(self) -> None:
+        """The Lessons screen; installed once, so a lesson keeps running while it is closed
+        and its results are there when it opens again."""
+        from playground.ui.screens.lessons import LessonsScreen
+
+        if not self.is_screen_installed("lessons"):
+            self.install_screen(LessonsScreen(), name="lessons")
+        self.push_screen("lessons")
 
     def set_template(self, side: str, name: str) -> None:
         """Use this template from the next turn on."""
@@ -746,5 +767,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Screenshot (SVG)", "Save an SVG screenshot", "save_svg"),
     ("Toggle inspector", "Show or hide the token inspector", "toggle_inspector"),
     ("URIAL prompt", "Switch the base model's URIAL in-context prompt on or off", "toggle_urial"),
+    ("Lessons", "F9: the course's six experiments, run live on this pair", "lessons"),
     ("Help", "Keys and what the views mean", "help"),
 )
