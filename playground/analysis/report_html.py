@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -299,12 +299,18 @@ def _section(
     )
 
 
-def render_html(c: Comparison, lessons: list[Any] | None = None) -> str:
+def render_html(
+    c: Comparison,
+    lessons: list[Any] | None = None,
+    forks: Sequence[tuple[str, Sequence[str]]] = (),
+) -> str:
     """The whole report page for one comparison.
 
     Args:
         lessons: lesson results (`LessonResult.to_json(lang)`) run in the same session; each
             gets its own section after the comparison.
+        forks: the conversation's fork points, as (where, one line per branch): the report
+            is of the branch on screen, and this says which others exist.
     """
     base, aligned = c.base_name, c.aligned_name
     base_forced, aligned_forced = dict(c.base.forced), dict(c.aligned.forced)
@@ -352,8 +358,23 @@ def render_html(c: Comparison, lessons: list[Any] | None = None) -> str:
         f"<h3>Base ({_esc(base)}), context: {_esc(c.base.prompt.mode)}</h3>"
         f"<pre>{_esc(c.base.prompt.text)}</pre>"
         f"{settings_html}"
+        f"{_forks_section(forks)}"
         f"{''.join(lesson_section(x) for x in lessons or [])}"
         f"<script>{_JS}</script></body></html>"
+    )
+
+
+def _forks_section(forks: Sequence[tuple[str, Sequence[str]]]) -> str:
+    if not forks:
+        return ""
+    items = "".join(
+        f"<li>{_esc(where)}<ul>{''.join(f'<li>{_esc(b)}</li>' for b in branches)}</ul></li>"
+        for where, branches in forks
+    )
+    return (
+        "<h2>Forks in this conversation</h2><p class=note>This report shows the branch that "
+        "was on screen; these are the other replies at each point.</p>"
+        f"<ul>{items}</ul>"
     )
 
 

@@ -668,7 +668,12 @@ class PlaygroundApp(App[int]):
             folder / f"{name}.md", self.transcripts, self.specs, forks, depth
         )
         html = exports.write_html(
-            folder / f"{name}.html", self.transcripts, self.specs, self._lesson_figures()
+            folder / f"{name}.html",
+            self.transcripts,
+            self.specs,
+            self._lesson_figures(),
+            forks,
+            depth,
         )
         self.notify(
             f"Exported {md}"
