@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from playground.engine.backend import Capabilities
 from playground.engine.trace import SampleTrace
 from playground.engine.types import TokenEvent, TokenKind
 from playground.engine.vocab import Vocab
@@ -36,9 +37,18 @@ def _delta(delta: float) -> str:
     return "-inf (banned)" if delta == -math.inf else f"{delta:+.2f}"
 
 
-def describe_trace(trace: Any, vocab: Vocab | None = None) -> Text:
-    """What the sampler chain and the tricks did to this token, in a line or two."""
+def describe_trace(
+    trace: Any, vocab: Vocab | None = None, capabilities: Capabilities | None = None
+) -> Text:
+    """What the sampler chain and the tricks did to this token, in a line or two.
+
+    Args:
+        capabilities: the producing backend's; one that keeps no trace says why.
+    """
     if trace is None:
+        why_not = capabilities.why_not("sampler_trace") if capabilities is not None else None
+        if why_not is not None:
+            return Text(f"sampler: not recorded on this backend: {why_not}", "dim")
         return Text("sampler: no trace recorded for this token", "dim")
     if not isinstance(trace, SampleTrace):
         return Text(f"sampler: {trace}", "dim")
@@ -98,12 +108,14 @@ class TokenInspector(Static):
         *,
         vocab: Vocab | None = None,
         other_vocab: Vocab | None = None,
+        capabilities: Capabilities | None = None,
     ) -> None:
         """Show one reply token.
 
         Args:
             vocab: the producing model's vocabulary (token kinds, names of moved tokens).
             other_vocab: the other model's, for its top-k list.
+            capabilities: the producing model's backend's, for what it cannot show.
         """
         head = Text()
         head.append(f"{side} token #{ev.index} ", "bold")
@@ -113,7 +125,9 @@ class TokenInspector(Static):
         )
         if other is not None and other.rank is not None and other.logprob is not None:
             cls = other.shift_class or "?"
-            head.append(f"  | {other_side}: rank {other.rank} p={math.exp(other.logprob):.3f} ")
+            head.append(
+                f"  | {other_side}: rank {other.rank_text} p={math.exp(other.logprob):.3f} "
+            )
             head.append(cls, CLASS_STYLE.get(cls, ""))
             if other.approximate:
                 head.append(" (approx.)", "italic")
@@ -136,7 +150,9 @@ class TokenInspector(Static):
         fixed = self.has_class("-token") and self.has_class("-compact") == compact
         self.add_class("-token")
         self.set_class(compact, "-compact")
-        self.update(Group(head, table, describe_trace(ev.trace, vocab)), layout=not fixed)
+        self.update(
+            Group(head, table, describe_trace(ev.trace, vocab, capabilities)), layout=not fixed
+        )
 
     def clear_token(self) -> None:
         self.remove_class("-token")
