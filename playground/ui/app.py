@@ -455,6 +455,7 @@ class PlaygroundApp(App[int]):
             other,
             vocab=mine.vocab if mine is not None else None,
             other_vocab=theirs.vocab if theirs is not None else None,
+            capabilities=mine.capabilities if mine is not None else None,
             forced=turn.forced.get(msg.index),
         )
 
