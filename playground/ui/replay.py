@@ -3,43 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from playground.engine.types import Finished, StopReason, TokenKind
-from playground.sampling.presets import PresetError, settings_from_mapping
 from playground.session.turns import SIDES, OtherView, PromptToken, SideTranscript, Turn
-from playground.templates.prompt import PromptSettings
 from playground.ui.conversation_store import read_events, token_from_record, view_from_record
 
 
-def _restore_setup(tr: SideTranscript, ev: dict[str, Any]) -> tuple[Any, Any]:
-    """Take a side's prompt and sampler settings from a `setup` or `prompt` record (each
-    part kept only if it reads back); returns what the turn was built with."""
-    prompt = sampler = None
-    try:
-        if isinstance(ev.get("prompt_settings"), dict):
-            prompt = PromptSettings.from_mapping(ev["prompt_settings"])
-            tr.prompt_settings = prompt
-    except ValueError:
-        pass
-    try:
-        if isinstance(ev.get("settings"), dict):
-            sampler = settings_from_mapping(ev["settings"])
-            tr.sampler_settings = sampler
-    except (PresetError, ValueError, TypeError):
-        pass
-    return prompt, sampler
-
-
 def replay(path: Path) -> dict[str, SideTranscript]:
-    """Every turn as it was saved, and each side's last template, system prompt and
-    sampler settings; a reply cut off by a kill comes back marked 'interrupted'."""
+    """Every turn as it was saved; a reply cut off by a kill comes back marked 'interrupted'."""
     out = {s: SideTranscript(s) for s in SIDES}
     for ev in read_events(path):
         kind = ev.get("type")
-        if kind == "setup" and ev.get("side") in out:
-            _restore_setup(out[ev["side"]], ev)
-        elif kind == "user":
+        if kind == "user":
             for s in SIDES:
                 out[s].turns.append(Turn(user=ev["text"], mode=ev.get("mode", "chat"), template=""))
         elif kind in ("clear",):
@@ -55,9 +30,6 @@ def replay(path: Path) -> dict[str, SideTranscript]:
             if turn is None:
                 continue
             if kind == "prompt":
-                turn.prompt_settings, turn.settings = _restore_setup(out[ev["side"]], ev)
-                turn.user_specials = bool(ev.get("user_specials", False))
-                turn.markers = frozenset(int(i) for i in ev.get("markers") or ())
                 turn.template = ev["template"]
                 turn.prompt_text = ev["text"]
                 turn.prompt = [
@@ -72,7 +44,7 @@ def replay(path: Path) -> dict[str, SideTranscript]:
                     reason=StopReason(ev["reason"]),
                     tokens=ev["tokens"],
                     elapsed_s=ev["elapsed_s"],
-                    text=ev.get("text", "".join(e.text for e in turn.events)),
+                    text="".join(e.text for e in turn.events),
                     prompt_tokens=ev["prompt_tokens"],
                     reused_tokens=ev["reused_tokens"],
                 )
