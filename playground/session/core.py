@@ -84,6 +84,8 @@ class Session:
         self.max_tokens_override: int | None = None
         self._scoring: set[int] = set()
         """Turns whose scoring has been handed out (each reply is scored once)."""
+        self._streams: dict[str, StreamJob] = {}
+        """The last stream handed out per side (stopped by `stop`, or by the next one)."""
 
     # ------------------------------------------------------------------ the file
 
@@ -368,6 +370,22 @@ class Session:
 
     # ------------------------------------------------------------------ what runs
 
+    def _hand_out(self, job: StreamJob) -> StreamJob:
+        """A new stream on a side replaces the one before it: that one stops."""
+        old = self._streams.get(job.work.side)
+        if old is not None:
+            old.stop()
+        self._streams[job.work.side] = job
+        return job
+
+    def stop(self, side: str | None = None) -> None:
+        """Stop the streams (both sides, or one): each ends within a token, its reply kept
+        and marked stopped."""
+        for s, job in list(self._streams.items()):
+            if side is None or s == side:
+                job.stop()
+                del self._streams[s]
+
     def stream_job(
         self, turn: Turn, prompt: Sequence[int], stop: Sequence[str] = ()
     ) -> StreamJob | None:
@@ -391,7 +409,7 @@ class Session:
                 cancel=cancel,
             )
 
-        return StreamJob(Work(WorkKind.GENERATE, side, turn.id), open_stream)
+        return self._hand_out(StreamJob(Work(WorkKind.GENERATE, side, turn.id), open_stream))
 
     def fork_job(
         self,
@@ -431,7 +449,7 @@ class Session:
                 top_k=5,
             )
 
-        return StreamJob(Work(WorkKind.GENERATE, side, new.id), open_stream)
+        return self._hand_out(StreamJob(Work(WorkKind.GENERATE, side, new.id), open_stream))
 
     def typed_fork_job(self, turn: Turn, at: int, text: str) -> StreamJob | None:
         """Fork with the user's text, tokenized by this side's model (special tokens too)."""

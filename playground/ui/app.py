@@ -592,6 +592,7 @@ class PlaygroundApp(App[int]):
 
     def action_stop(self) -> None:
         """Esc: stop both streams; the partial replies stay, marked stopped."""
+        self.session.stop()
         for side in SIDES:
             self.workers.cancel_group(self, Work(WorkKind.GENERATE, side).group)
 
