@@ -33,8 +33,8 @@ def demo_pair(gemma: Backend, smollm2: Backend) -> LessonPair:
         smollm2,
         base_template=base.template or "default",
         aligned_template=aligned.template or "default",
-        base_system=str(getattr(base, "system", "") or ""),
-        aligned_system=str(getattr(aligned, "system", "") or ""),
+        base_system=base.system,
+        aligned_system=aligned.system,
     )
 
 

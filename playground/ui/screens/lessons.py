@@ -290,14 +290,15 @@ class LessonsScreen(Screen[None]):
             self.notify(self._say("no_models"), severity="warning")
             return
         app.action_stop()  # the lesson needs the models to itself
-        systems = getattr(app, "systems", {}) or {}
+        # Each side as the user has it now: its template and system prompt (F3).
+        prompts = app.prompts
         pair = LessonPair(
             base,
             aligned,
-            base_template=app.templates.get("base", "default"),
-            aligned_template=app.templates.get("aligned", "default"),
-            base_system=str(systems.get("base", "") or ""),
-            aligned_system=str(systems.get("aligned", "") or ""),
+            base_template=prompts["base"].template,
+            aligned_template=prompts["aligned"].template,
+            base_system=prompts["base"].system,
+            aligned_system=prompts["aligned"].system,
         )
         name = self.selected
         self._lesson_running = name
