@@ -24,11 +24,13 @@ def run(args: argparse.Namespace) -> int:
     print()
     all_ready = True
     for spec in config.models.values():
-        st = model_status(spec)
+        st = model_status(spec, config.source.parent)
         all_ready &= st.status == "ready"
         print(f"{spec.id}  [{spec.role}]  {spec.name}")
         print(f"    status: {st.status}")
         print(f"    {st.detail}")
+        if st.warning:
+            print(f"    warning: {st.warning}")
         if st.path is not None:
             print(f"    file:   {st.path}")
     return 0 if all_ready else 1

@@ -29,6 +29,16 @@ class PackageMissing(EngineError):
         self.spec = spec
 
 
+class CacheUnusable(EngineError):
+    def __init__(self, spec: ModelSpec, target: Path, exc: OSError) -> None:
+        why = exc.strerror or str(exc)
+        super().__init__(
+            f"Model {spec.id!r} is assembled from its package into {target}, which failed: "
+            f"{why}. Fix: set PLAYGROUND_CACHE_DIR to a folder you can write to (with room "
+            "for the model)."
+        )
+
+
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     """Find and parse models.toml (see paths.find_config for the order).
 
@@ -72,7 +82,10 @@ def resolve_model_path(spec: ModelSpec) -> Path:
         raise ModelFileMissing(f"{folder}/*.gguf (package {spec.package} ships no GGUF)")
     name = getattr(module, "MODEL_NAME", f"{spec.package}.gguf")
     target = cache_dir() / "models" / name
-    return Path(assemble(target))
+    try:
+        return Path(assemble(target))
+    except OSError as exc:
+        raise CacheUnusable(spec, target, exc) from exc
 
 
 def load_options(spec: ModelSpec, models_sharing: int = 2) -> LoadOptions:
@@ -89,14 +102,25 @@ def open_model(spec: ModelSpec, models_sharing: int = 2) -> LlamaModel:
 class ModelStatus:
     spec: ModelSpec
     status: str
-    """'ready', 'file missing', 'not a GGUF', 'package missing' or 'load error'."""
+    """'ready', 'file missing', 'not a GGUF', 'package missing', 'load error' or
+    'template missing'."""
     detail: str
     path: Path | None
+    warning: str | None = None
+    """A problem that does not stop the model (its GGUF's own template is broken)."""
 
 
-def model_status(spec: ModelSpec) -> ModelStatus:
-    """Check one model by really loading it (weights memory-mapped, small context)."""
+def model_status(spec: ModelSpec, config_dir: Path | None = None) -> ModelStatus:
+    """Check one model by really loading it (weights memory-mapped, small context).
+
+    Args:
+        config_dir: the folder of models.toml, where a relative `template` path starts.
+    """
     from playground.engine.errors import ModelLoadError, NotAGGUF
+    from playground.templates.gguf_check import (
+        configured_template_problem,
+        gguf_template_problem,
+    )
 
     try:
         path = resolve_model_path(spec)
@@ -104,6 +128,8 @@ def model_status(spec: ModelSpec) -> ModelStatus:
         return ModelStatus(spec, "package missing", str(exc), None)
     except ModelFileMissing as exc:
         return ModelStatus(spec, "file missing", str(exc), None)
+    except CacheUnusable as exc:
+        return ModelStatus(spec, "load error", str(exc), None)
     except (OSError, ValueError) as exc:
         return ModelStatus(spec, "load error", f"assembling the package's GGUF failed: {exc}", None)
     try:
@@ -113,9 +139,13 @@ def model_status(spec: ModelSpec) -> ModelStatus:
     except NotAGGUF as exc:
         return ModelStatus(spec, "not a GGUF", str(exc), path)
     except ModelLoadError as exc:
-        return ModelStatus(spec, "load error", exc.reason, path)
+        return ModelStatus(spec, "load error", str(exc), path)
     info = model.info
     model.close()
+    problem = configured_template_problem(spec.template, config_dir or Path.cwd())
+    if problem is not None:
+        return ModelStatus(spec, "template missing", problem, path)
+    warning = None if spec.template else gguf_template_problem(info)
     offload = info.offload.describe() if info.offload else ""
     detail = f"{info.architecture}, {info.n_vocab} tokens, {offload}"
-    return ModelStatus(spec, "ready", detail, path)
+    return ModelStatus(spec, "ready", detail, path, warning)

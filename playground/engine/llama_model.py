@@ -27,6 +27,7 @@ import numpy as np
 from playground.engine import logs
 from playground.engine.errors import DecodeError, ModelLoadError, PromptTooLong
 from playground.engine.gguf_file import check_gguf
+from playground.engine.template_guard import tolerate_broken_templates
 from playground.engine.topk import FloatArray, logsumexp, rank_of, top_k_ids
 from playground.engine.types import (
     Finished,
@@ -108,6 +109,7 @@ class LlamaModel:
         self._lc = llama_cpp
         p = check_gguf(path)
         logs.install()
+        tolerate_broken_templates()
         threads = opts.n_threads or default_threads()
         threads_batch = opts.n_threads_batch or threads
         t0 = time.perf_counter()

@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
@@ -28,10 +29,13 @@ from playground.config import Config, ConfigError, ModelSpec, load_config, open_
 from playground.engine.llama_model import LlamaModel
 from playground.sampling.factory import factory_for
 from playground.sampling.settings import SamplerSettings
+from playground.templates.gguf_check import gguf_template_problem
 from playground.ui import exports, gc_policy
 from playground.ui.conversation_store import (
+    DATA_DIR_ENV,
     ConversationFile,
     data_dir,
+    describe_os_error,
     finished_record,
     jsonable,
     latest_conversation,
@@ -39,12 +43,14 @@ from playground.ui.conversation_store import (
     view_record,
 )
 from playground.ui.frames import FrameClock
+from playground.ui.keys import APP_KEYS, bindings, palette_commands
 from playground.ui.prompting import TemplateProblem, build_prompt, default_template
 from playground.ui.replay import replay
 from playground.ui.shift import analyse_turn
 from playground.ui.transcript import SIDES, SideTranscript, Turn
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
+from playground.ui.widgets.prompt_input import PromptInput
 from playground.ui.widgets.shift_chart import ShiftChart
 from playground.ui.workers import (
     GenerationDone,
@@ -74,26 +80,7 @@ class PlaygroundApp(App[int]):
     TITLE = "playground"
     SUB_TITLE = "base vs aligned"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "stop", "Stop"),
-        Binding("f1", "help", "Help"),
-        Binding("f2", "cycle_views", "View"),
-        Binding("f3", "templates", "Templates"),
-        Binding("f4", "sampling", "Sampling"),
-        Binding("f5", "models", "Models"),
-        Binding("f6", "toggle_mode", "Chat/Doc"),
-        Binding("f7", "toggle_inspector", "Inspector", show=False),
-        Binding("f8", "toggle_urial", "URIAL"),
-        Binding("ctrl+r", "regenerate", "Regen"),
-        # priority: the Input has ctrl+e (end) and ctrl+x (cut) and almost always has focus
-        Binding("ctrl+e", "edit_last", "Edit", show=False, priority=True),
-        Binding("ctrl+l", "clear", "Clear", show=False),
-        Binding("ctrl+n", "new_conversation", "New", show=False),
-        Binding("ctrl+o", "resume", "Resume", show=False),
-        Binding("ctrl+s", "save_svg", "SVG", show=False),
-        Binding("ctrl+x", "export", "Export", show=False, priority=True),
-        Binding("ctrl+q", "quit", "Quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings(APP_KEYS))
 
     def __init__(
         self,
@@ -116,6 +103,13 @@ class PlaygroundApp(App[int]):
         self.mode = "chat"
         self.store: ConversationFile | None = None
         self.load_errors: dict[str, str] = {}
+        self.unsaved: str | None = None
+        self.waiting: dict[str, list[int]] = {}
+        """Turns sent while their side's model was still loading: they run once it is ready."""
+        self.documents: dict[str, str] = {}
+        """Each side's document that the latest document-mode turn extends."""
+        """Turns sent while their side's model was still loading: they run once it is ready."""
+        """Why the conversation cannot be saved right now, or None while it is."""
         self.first_paint_at: float | None = None
         self.frames = FrameClock(self, MAX_FPS)
 
@@ -128,8 +122,8 @@ class PlaygroundApp(App[int]):
                 yield ModelPane(side, self.transcripts[side], self.frames, id=f"pane-{side}")
         yield ShiftChart(id="shift-chart")
         yield TokenInspector(id="inspector")
-        yield Input(placeholder=CHAT_PLACEHOLDER, id="prompt")
-        yield Footer()
+        yield PromptInput(placeholder=CHAT_PLACEHOLDER, id="prompt")
+        yield Footer(compact=True)
 
     def pane(self, side: str) -> ModelPane:
         return self.query_one(f"#pane-{side}", ModelPane)
@@ -144,16 +138,40 @@ class PlaygroundApp(App[int]):
         self.query_one("#prompt", Input).focus()
         self._update_subtitle()
         self.call_after_refresh(self._first_paint)
-        if self.config is None:
-            try:
-                self.config = load_config(self.config_path)
-            except ConfigError as exc:
-                self._show_error(None, str(exc))
-                return
+        for side in SIDES:
+            self.watch(self.pane(side), "view", self._update_subtitle, init=False)
+        if self.config is None and not self.reload_config():
+            return
         if self.load_models_on_start:
-            pair = self.config.pair
-            for side, mid in (("base", pair.base), ("aligned", pair.aligned)):
-                self.load_side(side, self.config.models[mid])
+            self.load_pair()
+
+    def reload_config(self) -> bool:
+        """Read models.toml again; a problem stays in both panes until it is fixed."""
+        try:
+            self.config = load_config(self.config_path)
+        except ConfigError as exc:
+            self.config = None
+            for side in SIDES:
+                self.load_errors[side] = str(exc)
+                self.pane(side).set_notice(
+                    f"No model: models.toml has a problem.\n{exc}\n"
+                    "Fix the file, then F5 → Reload models.toml (or restart playground)."
+                )
+            self._show_error(None, str(exc))
+            return False
+        for side in SIDES:
+            if self.models.get(side) is None:
+                self.load_errors.pop(side, None)
+                self.pane(side).set_notice(None)
+        return True
+
+    def load_pair(self) -> None:
+        """Load the configured pair's models, one per side."""
+        if self.config is None:
+            return
+        pair = self.config.pair
+        for side, mid in (("base", pair.base), ("aligned", pair.aligned)):
+            self.load_side(side, self.config.models[mid])
 
     def _first_paint(self) -> None:
         import time
@@ -161,7 +179,17 @@ class PlaygroundApp(App[int]):
         self.first_paint_at = time.perf_counter()
 
     def _update_subtitle(self) -> None:
-        self.sub_title = f"{self.mode} mode"
+        """The header says the mode, each pane's view, whether URIAL is on, and whether the
+        conversation is being saved."""
+        try:
+            shown = [self.pane(s).view.value for s in SIDES]
+        except NoMatches:  # before the panes are mounted
+            shown = ["text"]
+        view = shown[0] if len(set(shown)) == 1 else " / ".join(shown)
+        urial = "on" if self.settings["base"].urial_prompt else "off"
+        self.sub_title = f"{self.mode} mode · view: {view} · URIAL: {urial}" + (
+            " · NOT SAVED" if self.unsaved else ""
+        )
 
     # ------------------------------------------------------------------ models
 
@@ -195,6 +223,16 @@ class PlaygroundApp(App[int]):
         offload = msg.model.info.offload
         where = offload.describe() if offload is not None else ""
         pane.set_status(f"ready · template {self.templates[msg.side]} · {where}")
+        problem = (
+            None
+            if msg.spec.template
+            else gguf_template_problem(msg.model.info, self.templates[msg.side])
+        )
+        pane.set_notice(problem and f"{msg.spec.name}: {problem}")
+        if problem:
+            self.notify(problem, title=f"{msg.side}: template", severity="warning", timeout=12)
+        for index in self.waiting.pop(msg.side, []):
+            self._run_turn(msg.side, index)
         if old is not None and old is not msg.model:
             self.run_worker(old.close, thread=True, group="close", exit_on_error=False)
 
@@ -203,6 +241,7 @@ class PlaygroundApp(App[int]):
     def _ensure_store(self) -> ConversationFile:
         if self.store is None:
             self.store = ConversationFile.create()
+            self.store.on_problem = self._store_problem
             self.store.append(
                 "meta",
                 config=str(self.config.source) if self.config else None,
@@ -211,49 +250,93 @@ class PlaygroundApp(App[int]):
             )
         return self.store
 
+    def _store_problem(self, problem: str | None) -> None:
+        """Saving failed (or works again): say where and why; the conversation goes on."""
+        self.unsaved = problem
+        self._update_subtitle()
+        if problem is not None:
+            self.notify(problem, title="not saved", severity="warning", timeout=15)
+        else:
+            self.notify("The conversation is being saved again.")
+
     @on(Input.Submitted, "#prompt")
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value
         continuing = self.mode == "document" and any(self.transcripts[s].document() for s in SIDES)
         if not text.strip() and not continuing:
             return
-        event.input.value = ""
-        self.send(text)
+        if self.send(text):
+            event.input.value = ""
 
-    def send(self, text: str) -> None:
-        """Start one turn on both sides: build each prompt, then stream both at once."""
-        if not any(self.models.values()):
-            self.notify("No model is loaded yet (F5 opens the models panel).", severity="warning")
-            return
+    def send(self, text: str) -> bool:
+        """Start one turn on both sides: build each prompt, then stream both at once.
+
+        Returns:
+            False when no side has a model (nor is loading one): the text stays in the input.
+        """
+        if not any(self.models.values()) and not any(self.pane(s).loading for s in SIDES):
+            self.notify(
+                "No model is loaded, so nothing was sent; your message stays in the input. "
+                "F5 opens the models panel.",
+                severity="warning",
+            )
+            return False
         self.action_stop()
         store = self._ensure_store()
         store.append("user", text=text, mode=self.mode)
         for side in SIDES:
             self._start_side(side, text, store)
+        return True
 
     def _start_side(self, side: str, text: str, store: ConversationFile) -> None:
-        model = self.models[side]
         tr = self.transcripts[side]
-        template = self.templates.get(side, "none")
         settings = self.settings[side]
-        if self.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
-            template = "urial"
+        turn = Turn(user=text, mode=self.mode, template="", settings=settings)
         # document mode: a message extends this side's document (its text and its own
         # continuation so far); an empty one just continues it
-        document = tr.document() if self.mode == "document" else ""
-        turn = Turn(user=text, mode=self.mode, template=template, settings=settings)
+        self.documents[side] = tr.document() if self.mode == "document" else ""
         tr.turns.append(turn)
         index = len(tr.turns) - 1
         pane = self.pane(side)
         pane.cursor = -1
+        for earlier in self.waiting.pop(side, []):
+            self._miss_turn(side, earlier, "a newer message was sent while the model loaded")
+        if self.models[side] is None and pane.loading:
+            self.waiting[side] = [index]
+            pane.set_status("loading... your message waits for this model")
+            pane.mark_dirty()
+            return
+        self._run_turn(side, index)
+
+    def _miss_turn(self, side: str, index: int, why: str) -> None:
+        """A waiting turn that will not run: its pane says so, in place of a reply."""
+        turn = self._turn(side, index)
+        if turn is not None and turn.reason is None:
+            self._fail_turn(side, index, f"{side} missed this message: {why}")
+
+    def _run_turn(self, side: str, index: int) -> None:
+        """Build this side's prompt for turn `index` and stream the reply."""
+        turn = self._turn(side, index)
+        store = self.store
+        if turn is None or store is None:
+            return
+        model = self.models[side]
+        tr = self.transcripts[side]
+        text, settings = turn.user, turn.settings
+        template = self.templates.get(side, "none")
+        if turn.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
+            template = "urial"
+        turn.template = template
+        pane = self.pane(side)
         if model is None:
             turn.error = self.load_errors.get(side, "no model loaded for this side")
             turn.reason = "error"
             pane.mark_dirty()
             return
         try:
-            history = tr.history()[: 2 * index] if self.mode == "chat" else []
-            prompt = build_prompt(model, template, self.mode, history, document + text)
+            history = tr.history()[: 2 * index] if turn.mode == "chat" else []
+            document = self.documents.get(side, "")
+            prompt = build_prompt(model, template, turn.mode, history, document + text)
         except TemplateProblem as exc:
             self._fail_turn(side, index, f"template {template!r} failed: {exc}")
             return
@@ -372,7 +455,10 @@ class PlaygroundApp(App[int]):
                 # A failed load keeps the model the side already had, if any.
                 pane.model_name = f"{kept.name} (new load failed)" if kept else "(load failed)"
                 pane.refresh_title()
+                pane.set_notice(f"Loading failed: {message}\nF5 loads another model.")
                 self._show_error(side, message)
+                for index in self.waiting.pop(side, []):
+                    self._miss_turn(side, index, f"the model did not load: {message}")
             elif kind == "score":
                 self.query_one(ShiftChart).show_counts(Counter(), note=f"shift: {message}")
             else:
@@ -452,6 +538,15 @@ class PlaygroundApp(App[int]):
                 else "aligned reply, ranked by base"
             )
             self.query_one(ShiftChart).show_counts(counts, note=note)
+
+    @on(ModelPane.Typed)
+    async def _typed_in_pane(self, msg: ModelPane.Typed) -> None:
+        box = self.query_one("#prompt", Input)
+        box.focus()
+        if msg.character is None:
+            await box.action_submit()
+        else:
+            box.insert_text_at_cursor(msg.character)
 
     @on(ModelPane.TokenSelected)
     def _selected(self, msg: ModelPane.TokenSelected) -> None:
@@ -535,6 +630,7 @@ class PlaygroundApp(App[int]):
             self.pane(side).mark_dirty()
         if self.store is not None:
             self.store.append("clear")
+        self.query_one(TokenInspector).clear_token()
         self.query_one(ShiftChart).show_counts(Counter(), note="shift: waiting for both replies")
 
     def action_new_conversation(self) -> None:
@@ -550,29 +646,67 @@ class PlaygroundApp(App[int]):
         if path is None:
             self.notify("No saved conversation to resume.", severity="warning")
             return
+        try:
+            rebuilt = replay(path)
+        except OSError as exc:
+            self.notify(
+                f"Cannot read {path}: {describe_os_error(exc)}. The conversation on screen "
+                "stays as it was.",
+                title="resume failed",
+                severity="error",
+                timeout=10,
+            )
+            return
         self.action_stop()
         if self.store is not None:
             self.store.close()
-        rebuilt = replay(path)
         for side in SIDES:
             self.transcripts[side].turns[:] = rebuilt[side].turns
             self.pane(side).cursor = -1
             self.pane(side).mark_dirty()
+        self.query_one(TokenInspector).clear_token()
         self.store = ConversationFile.open_existing(path)
-        self.notify(f"Resumed {path.name}")
+        self.store.on_problem = self._store_problem
+        turns = len(rebuilt["base"].turns)
+        if rebuilt.skipped:
+            self.notify(
+                f"Resumed {path.name}: {turns} turn(s). Skipped {rebuilt.skipped} damaged "
+                f"record(s) that could not be read; every other record is back.",
+                severity="warning",
+                timeout=10,
+            )
+        else:
+            self.notify(f"Resumed {path.name}: {turns} turn(s)")
+
+    def _write_failed(self, what: str, folder: Path, exc: OSError) -> None:
+        self.notify(
+            f"Cannot write the {what} to {folder}: {describe_os_error(exc)}. Fix: set "
+            f"{DATA_DIR_ENV} to a folder you can write to.",
+            title=f"{what} not saved",
+            severity="error",
+            timeout=10,
+        )
 
     def action_save_svg(self) -> None:
         folder = data_dir() / "screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        saved = self.save_screenshot(path=str(folder))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(path=str(folder))
+        except OSError as exc:
+            self._write_failed("screenshot", folder, exc)
+            return
         self.notify(f"Screenshot saved: {saved}")
 
     def action_export(self) -> None:
         """Markdown of the conversation, and the HTML shift report where analysis offers it."""
         folder = data_dir() / "exports"
         name = self.store.id if self.store is not None else "conversation"
-        md = exports.write_markdown(folder / f"{name}.md", self.transcripts, self.specs)
-        html = exports.write_html(folder / f"{name}.html", self.transcripts, self.specs)
+        try:
+            md = exports.write_markdown(folder / f"{name}.md", self.transcripts, self.specs)
+            html = exports.write_html(folder / f"{name}.html", self.transcripts, self.specs)
+        except OSError as exc:
+            self._write_failed("export", folder, exc)
+            return
         self.notify(
             f"Exported {md}"
             + (f" and {html}" if html else " (HTML report: waits for both replies' analysis)")
@@ -614,10 +748,12 @@ class PlaygroundApp(App[int]):
         """Use this template from the next turn on."""
         self.templates[side] = name
         self.pane(side).set_status(f"template {name} (applies to the next turn)")
+        self.pane(side).set_notice(None)  # a broken GGUF template no longer matters
 
     def set_settings(self, side: str, settings: SamplerSettings) -> None:
         """Swap the settings object: a running stream picks it up at its next token."""
         self.settings[side] = settings
+        self._update_subtitle()
 
     def update_setting(self, side: str, **changes: Any) -> None:
         self.set_settings(side, dataclasses.replace(self.settings[side], **changes))
@@ -632,21 +768,4 @@ class PlaygroundApp(App[int]):
             self.store.close()
 
 
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("Stop generation", "Esc: stop both models, keep the partial replies", "stop"),
-    ("Regenerate", "Drop the last turn and send the same message again", "regenerate"),
-    ("Edit last message", "Put the last message back in the input", "edit_last"),
-    ("Clear conversation", "Clear both panes (the file keeps the history)", "clear"),
-    ("New conversation", "Start a new conversation file", "new_conversation"),
-    ("Resume last conversation", "Load the most recent saved conversation", "resume"),
-    ("Cycle views", "Text / raw tokens / probability, both panes", "cycle_views"),
-    ("Chat / document mode", "Templates per model, or one raw text to continue", "toggle_mode"),
-    ("Templates", "Pick templates, see the rendered prompt and token counts", "templates"),
-    ("Sampling", "Per-model settings, tricks and presets (live)", "sampling"),
-    ("Models", "Pick and load models, see GPU offload", "models"),
-    ("Export", "Markdown and HTML report of this conversation", "export"),
-    ("Screenshot (SVG)", "Save an SVG screenshot", "save_svg"),
-    ("Toggle inspector", "Show or hide the token inspector", "toggle_inspector"),
-    ("URIAL prompt", "Switch the base model's URIAL in-context prompt on or off", "toggle_urial"),
-    ("Help", "Keys and what the views mean", "help"),
-)
+COMMANDS: tuple[tuple[str, str, str], ...] = tuple(palette_commands())
