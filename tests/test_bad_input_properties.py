@@ -18,7 +18,7 @@ from playground.config import ConfigError
 from playground.config.models import parse_config
 from playground.sampling.presets import PresetError, load_user_presets
 from playground.ui.replay import replay
-from playground.ui.transcript import SIDES
+from playground.session.turns import SIDES
 
 PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

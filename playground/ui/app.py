@@ -29,6 +29,7 @@ from playground.config import Config, ConfigError, ModelSpec, load_config, open_
 from playground.engine.llama_model import LlamaModel
 from playground.sampling.factory import factory_for
 from playground.sampling.settings import SamplerSettings
+from playground.session.turns import SIDES, SideTranscript, Turn
 from playground.templates.gguf_check import gguf_template_problem
 from playground.ui import exports, gc_policy
 from playground.ui.conversation_store import (
@@ -47,7 +48,6 @@ from playground.ui.keys import APP_KEYS, bindings, palette_commands
 from playground.ui.prompting import TemplateProblem, build_prompt, default_template
 from playground.ui.replay import replay
 from playground.ui.shift import analyse_turn
-from playground.ui.transcript import SIDES, SideTranscript, Turn
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
 from playground.ui.widgets.prompt_input import PromptInput

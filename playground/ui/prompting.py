@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from playground.engine.llama_model import LlamaModel
+from playground.session.turns import PromptToken
 from playground.templates import registry
 from playground.templates.errors import TemplateError
-from playground.ui.transcript import PromptToken
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from playground.engine.types import Finished, StopReason, TokenKind
+from playground.session.turns import SIDES, OtherView, PromptToken, SideTranscript, Turn
 from playground.ui.conversation_store import read_log, token_from_record, view_from_record
-from playground.ui.transcript import SIDES, OtherView, PromptToken, SideTranscript, Turn
 
 _PER_SIDE = ("prompt", "tokens", "finish", "error", "scores")
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from playground.analysis.shift import ShiftAnalysis, analyse_reply
 from playground.engine.llama_model import LlamaModel
 from playground.engine.types import TokenEvent
-from playground.ui.transcript import OtherView
+from playground.session.turns import OtherView
 
 
 def analyse_turn(

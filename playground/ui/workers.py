@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 
 from playground.engine.llama_model import LlamaModel
 from playground.engine.types import Finished, TokenEvent
-from playground.ui.transcript import OtherView
+from playground.session.turns import OtherView
 
 FRAME_S = 1 / 8
 """Tokens are handed to the UI at most this often."""

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
 from playground.config import ModelSpec
-from playground.ui.transcript import SIDES
+from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
     from playground.ui.app import PlaygroundApp

@@ -19,7 +19,7 @@ from textual.widgets import Input, Label, Select, Static, Switch, TabbedContent,
 
 from playground.sampling.presets import BUILTIN_PRESETS, PresetError, load_user_presets
 from playground.sampling.settings import InvalidSetting, SamplerSettings, check_value
-from playground.ui.transcript import SIDES
+from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
     from playground.ui.app import PlaygroundApp

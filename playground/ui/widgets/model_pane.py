@@ -13,9 +13,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
+from playground.session.turns import SideTranscript
 from playground.ui.frames import FrameClock
 from playground.ui.keys import PANE_KEYS, bindings
-from playground.ui.transcript import SideTranscript
 from playground.ui.widgets.prompt_input import typed_text
 from playground.ui.widgets.token_render import View
 from playground.ui.widgets.token_view import TokenView
