@@ -6,6 +6,7 @@ documented error, and every valid record survives the garbage around it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -17,8 +18,8 @@ from hypothesis import strategies as st
 from playground.config import ConfigError
 from playground.config.models import parse_config
 from playground.sampling.presets import PresetError, load_user_presets
-from playground.ui.replay import replay
 from playground.session.turns import SIDES
+from playground.ui.replay import replay
 
 PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -213,8 +214,10 @@ def test_every_valid_record_survives_the_garbage(
     dirty = _replay_bytes(data)
     assert clean.skipped == 0
     assert dirty.skipped == len(inserts) + (1 if torn else 0)
-    for s in SIDES:
-        assert dirty[s].turns == clean[s].turns
+    for s in SIDES:  # field by field: a Turn compares by identity
+        assert [dataclasses.asdict(t) for t in dirty[s].turns] == [
+            dataclasses.asdict(t) for t in clean[s].turns
+        ]
 
 
 # ---------------------------------------------------------------------------- models.toml

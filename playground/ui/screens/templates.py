@@ -135,7 +135,8 @@ class TemplatesScreen(ModalScreen[None]):
         spec = app.specs.get(side)
         shown_name = spec.name if spec is not None else model.info.name
         self.query_one(f"#why-{side}", Label).update(
-            f"{shown_name}: using {name!r}. Default: {default_reason(model)}"
+            f"{shown_name}: using {name!r}. Default: "
+            + default_reason(model).replace(model.info.name, shown_name)
         )
         history = app.transcripts[side].history()
         message, label = self._next_message()

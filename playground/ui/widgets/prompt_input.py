@@ -9,6 +9,7 @@ as two separate emoji. Pasted text never had the problem: a paste skips the key 
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from textual import events
 from textual.widgets import Input
@@ -28,7 +29,15 @@ def typed_text(event: events.Key) -> str | None:
 
 
 class PromptInput(Input):
-    """Input that keeps typed zero-width joiners and other format characters."""
+    """Input that keeps typed zero-width joiners and other format characters.
+
+    Focusing it does not select its text: keys typed while a pane had focus are handed
+    over here one by one, and a selection would make each replace the one before.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("select_on_focus", False)
+        super().__init__(*args, **kwargs)
 
     async def _on_key(self, event: events.Key) -> None:
         text = typed_text(event)
