@@ -15,6 +15,7 @@ from pathlib import Path
 
 from playground.config.models import Config, ConfigError, ModelSpec, parse_config
 from playground.config.paths import cache_dir, find_config
+from playground.engine.backend import Backend
 from playground.engine.errors import EngineError, ModelFileMissing
 from playground.engine.llama_model import LlamaModel, LoadOptions, default_threads
 
@@ -93,9 +94,22 @@ def load_options(spec: ModelSpec, models_sharing: int = 2) -> LoadOptions:
     return LoadOptions(n_ctx=spec.n_ctx, n_threads=threads, n_gpu_layers=spec.n_gpu_layers)
 
 
-def open_model(spec: ModelSpec, models_sharing: int = 2) -> LlamaModel:
-    """Load a model entry. Raises EngineError subclasses with user-facing messages."""
+def open_model(spec: ModelSpec, models_sharing: int = 2) -> Backend:
+    """Load a model entry on its backend (the factory of the contract).
+
+    Raises:
+        EngineError: a subclass with a user-facing message (file missing, not a GGUF, ...).
+    """
     return LlamaModel(resolve_model_path(spec), load_options(spec, models_sharing))
+
+
+def open_path(path: str | Path) -> Backend:
+    """Load a GGUF file given by path, in-process, with the default options.
+
+    Raises:
+        EngineError: as open_model.
+    """
+    return LlamaModel(path, LoadOptions())
 
 
 @dataclass(frozen=True)

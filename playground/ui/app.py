@@ -26,12 +26,11 @@ from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
-from playground.engine.llama_model import LlamaModel
-from playground.sampling.factory import factory_for
+from playground.engine.backend import Backend
 from playground.sampling.settings import SamplerSettings
 from playground.session.turns import SIDES, SideTranscript, Turn
 from playground.templates.gguf_check import gguf_template_problem
-from playground.ui import exports, gc_policy
+from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (
     DATA_DIR_ENV,
     ConversationFile,
@@ -95,7 +94,7 @@ class PlaygroundApp(App[int]):
         self.config_path = config_path
         self.max_tokens_override = max_tokens
         self.load_models_on_start = load_models
-        self.models: dict[str, LlamaModel | None] = dict.fromkeys(SIDES)
+        self.models: dict[str, Backend | None] = dict.fromkeys(SIDES)
         self.specs: dict[str, ModelSpec | None] = dict.fromkeys(SIDES)
         self.templates: dict[str, str] = {}
         self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
@@ -104,14 +103,14 @@ class PlaygroundApp(App[int]):
         self.store: ConversationFile | None = None
         self.load_errors: dict[str, str] = {}
         self.unsaved: str | None = None
+        """Why the conversation cannot be saved right now, or None while it is."""
         self.waiting: dict[str, list[int]] = {}
         """Turns sent while their side's model was still loading: they run once it is ready."""
         self.documents: dict[str, str] = {}
         """Each side's document that the latest document-mode turn extends."""
-        """Turns sent while their side's model was still loading: they run once it is ready."""
-        """Why the conversation cannot be saved right now, or None while it is."""
         self.first_paint_at: float | None = None
         self.frames = FrameClock(self, MAX_FPS)
+        self.theme_problem = themes.apply_theme(self)
 
     # ------------------------------------------------------------------ layout
 
@@ -137,6 +136,8 @@ class PlaygroundApp(App[int]):
         self.query_one(TokenInspector).clear_token()
         self.query_one("#prompt", Input).focus()
         self._update_subtitle()
+        if self.theme_problem:
+            self.notify(self.theme_problem, severity="warning")
         self.call_after_refresh(self._first_paint)
         for side in SIDES:
             self.watch(self.pane(side), "view", self._update_subtitle, init=False)
@@ -356,16 +357,14 @@ class PlaygroundApp(App[int]):
         )
         for warning in prompt.warnings:
             self.notify(f"{side}: {warning}", severity="warning")
-        if len(prompt.ids) >= model.n_ctx:
+        if len(prompt.ids) >= model.info.n_ctx:
             from playground.engine.errors import PromptTooLong
 
-            self._fail_turn(side, index, str(PromptTooLong(len(prompt.ids), model.n_ctx)))
+            self._fail_turn(side, index, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
             return
         max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
         pane.set_status("prompt...")
         pane.mark_dirty()
-        # The full factory: the tricks, and DRY / text biases, which need this model.
-        make_sampler = factory_for(model)
         self.run_worker(
             lambda: generate(
                 self,
@@ -375,7 +374,6 @@ class PlaygroundApp(App[int]):
                 prompt.ids,
                 lambda: self.settings[side],
                 max_tokens,
-                make_sampler,
             ),
             name=f"gen:{side}:{index}",
             group=f"gen-{side}",
