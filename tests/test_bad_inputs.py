@@ -21,11 +21,11 @@ import pytest
 
 from playground.config import load_config, model_status
 from playground.engine.errors import ModelFileMissing, ModelLoadError, NotAGGUF, PromptTooLong
-from playground.engine.llama_model import LlamaModel, LoadOptions
+from playground.engine.llama.model import LlamaModel, LoadOptions
 from playground.engine.types import Finished, StopReason, TokenEvent, TokenKind
 from playground.sampling.presets import PresetError, load_user_presets
 from playground.templates import TemplateError, TemplateProblem, resolve_template
-from playground.templates.gguf_check import gguf_template_problem
+from playground.templates.gguf_check import configured_template_problem, gguf_template_problem
 from playground.ui.conversation_store import ConversationFile, read_log, token_record
 from playground.ui.replay import replay
 from tests import tiny_gguf as tg
@@ -229,9 +229,12 @@ def test_hostile_template_is_refused_with_its_line() -> None:
 
 def test_missing_jinja_names_the_file(config_path: Path) -> None:
     config = load_config(config_path)
-    status = model_status(config.models["no-jinja"], config.source.parent)
-    assert status.status == "template missing"
-    assert "missing-template.jinja" in status.detail and "Check the path" in status.detail
+    spec = config.models["no-jinja"]
+    assert model_status(spec).status == "ready"  # the weights are fine ...
+    problem = configured_template_problem(spec.template, config.source.parent)
+    assert problem is not None  # ... the template is not, and says which file and what to do
+    assert str(config.source.parent / "missing-template.jinja") in problem
+    assert "Check the path" in problem
 
 
 # ---------------------------------------------------------------------------- prompts

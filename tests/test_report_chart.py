@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playground.analysis.compare import Comparison, run_comparison
 from playground.analysis.report_html import render_html
-from playground.engine.llama_model import LlamaModel
+from playground.engine.llama.model import LlamaModel
 from tests.test_report_html import dump_dom
 
 PROBE = """<script>

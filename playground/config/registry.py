@@ -17,7 +17,8 @@ from playground.config.models import Config, ConfigError, ModelSpec, parse_confi
 from playground.config.paths import cache_dir, find_config
 from playground.engine.backend import Backend
 from playground.engine.errors import EngineError, ModelFileMissing
-from playground.engine.llama_model import LlamaModel, LoadOptions, default_threads
+from playground.engine.llama import LlamaModel, LoadOptions, default_threads
+from playground.engine.types import ModelInfo
 
 
 class PackageMissing(EngineError):
@@ -120,21 +121,13 @@ class ModelStatus:
     'template missing'."""
     detail: str
     path: Path | None
-    warning: str | None = None
-    """A problem that does not stop the model (its GGUF's own template is broken)."""
+    info: ModelInfo | None = None
+    """What the load found (a ready model), for checks above this layer (its template)."""
 
 
-def model_status(spec: ModelSpec, config_dir: Path | None = None) -> ModelStatus:
-    """Check one model by really loading it (weights memory-mapped, small context).
-
-    Args:
-        config_dir: the folder of models.toml, where a relative `template` path starts.
-    """
+def model_status(spec: ModelSpec) -> ModelStatus:
+    """Check one model by really loading it (weights memory-mapped, small context)."""
     from playground.engine.errors import ModelLoadError, NotAGGUF
-    from playground.templates.gguf_check import (
-        configured_template_problem,
-        gguf_template_problem,
-    )
 
     try:
         path = resolve_model_path(spec)
@@ -156,10 +149,6 @@ def model_status(spec: ModelSpec, config_dir: Path | None = None) -> ModelStatus
         return ModelStatus(spec, "load error", str(exc), path)
     info = model.info
     model.close()
-    problem = configured_template_problem(spec.template, config_dir or Path.cwd())
-    if problem is not None:
-        return ModelStatus(spec, "template missing", problem, path)
-    warning = None if spec.template else gguf_template_problem(info)
     offload = info.offload.describe() if info.offload else ""
     detail = f"{info.architecture}, {info.n_vocab} tokens, {offload}"
-    return ModelStatus(spec, "ready", detail, path, warning)
+    return ModelStatus(spec, "ready", detail, path, info)

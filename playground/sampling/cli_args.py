@@ -11,8 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from playground.sampling.presets import BUILTIN_PRESETS, PresetError, find_preset
-from playground.sampling.settings import (
+from playground.engine.settings import (
     ADAPTER_DIVERSITY,
     ADAPTER_RAMP,
     PENALTY_SOURCES,
@@ -21,6 +20,7 @@ from playground.sampling.settings import (
     SamplerSettings,
     check_value,
 )
+from playground.sampling.presets import BUILTIN_PRESETS, PresetError, find_preset
 
 # (flag, field, type, help); flags follow llama.cpp's CLI names where it has them.
 _SIMPLE: tuple[tuple[str, str, type, str], ...] = (

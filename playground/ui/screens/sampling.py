@@ -17,8 +17,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static, Switch, TabbedContent, TabPane
 
+from playground.engine.settings import InvalidSetting, SamplerSettings, check_value
 from playground.sampling.presets import BUILTIN_PRESETS, PresetError, load_user_presets
-from playground.sampling.settings import InvalidSetting, SamplerSettings, check_value
 from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
