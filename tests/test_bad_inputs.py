@@ -270,18 +270,19 @@ def test_unusable_data_dir_says_where_and_why(tmp_path: Path) -> None:
     told: list[str | None] = []
     store = ConversationFile.create(blocker / "conversations")
     store.on_problem = told.append
-    assert store.append("user", text="hello", mode="chat") is False
-    assert store.problem is not None
+    store.append("user", text="hello", mode="chat")
+    assert store.problem is not None and not store.path.exists()
     assert str(blocker / "conversations") in store.problem  # where
     assert "Not a directory" in store.problem  # why
     assert "PLAYGROUND_DATA_DIR" in store.problem  # the fix
     assert told == [store.problem]  # said once, not per append
-    assert store.append("tokens", side="base", turn=0, tokens=[]) is False
+    store.append("tokens", side="base", turn=0, tokens=[])
     assert told == [store.problem]
     # the folder becomes usable again: saving resumes and says so
     blocker.unlink()
-    assert store.append("user", text="again", mode="chat") is True
-    assert told[-1] is None
+    store.append("user", text="again", mode="chat")
+    assert store.problem is None and told[-1] is None
+    assert "again" in store.path.read_text()
 
 
 def _write_turn(store: ConversationFile, text: str, turn: int) -> None:

@@ -39,6 +39,9 @@ class Generation:
     events: tuple[TokenEvent, ...]
     text: str
     finished: Finished
+    forced: tuple[tuple[int, str], ...] = ()
+    """(token index, how it was chosen) for each token the user forced (a fork, a swap);
+    its event's log-probability is the model's before forcing."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -48,6 +49,7 @@ border:1px solid #ddd;line-height:1.9}
 .tok:focus,.tok.sel{outline:2px solid #1a57d6;outline-offset:1px}
 .unshifted{background:var(--un)}.marginal{background:var(--ma)}.shifted{background:var(--sh)}
 .approx{text-decoration:underline dotted #333}
+.forced{outline:2px solid #0aa;outline-offset:-1px}
 .special{border:1px solid #888;font-size:.85em;padding:0 2px}
 .bar{display:flex;height:1.6em;border:1px solid #999;margin:.4em 0}
 .bar div{height:100%;font-size:.8em;display:flex;align-items:center;justify-content:center;
@@ -80,7 +82,8 @@ var h=document.createElement('div');h.className='head';
 h.textContent='#'+i+' '+JSON.stringify(t.piece)+' \\u2014 '+t.cls+', rank '+t.rank+' under '
 +data.scorer+(t.approx?' (approximate: paired with '+JSON.stringify(t.opiece)+')':'')
 +'; p('+data.producer+') = '+fmt(t.plp)+', p('+data.scorer+') = '+fmt(t.olp)
-+(t.kl===null?'':', KL = '+t.kl.toFixed(3));
++(t.kl===null?'':', KL = '+t.kl.toFixed(3))
++(t.forced?'; FORCED ('+t.forced+'), p before forcing = '+fmt(t.plp):'');
 d.appendChild(h);var cols=document.createElement('div');cols.className='cols';
 cols.appendChild(table(data.producer+' top-'+t.ptop.length,t.ptop,t.id));
 cols.appendChild(table(data.scorer+' top-'+t.otop.length,t.otop,t.oid));
@@ -205,7 +208,7 @@ def _deciles(a: ShiftAnalysis) -> str:
     )
 
 
-def _tokens(a: ShiftAnalysis, sec: int) -> str:
+def _tokens(a: ShiftAnalysis, sec: int, forced: Mapping[int, str]) -> str:
     out = []
     for t in a.tokens:
         cls = [t.shift.value, "tok"]
@@ -213,11 +216,36 @@ def _tokens(a: ShiftAnalysis, sec: int) -> str:
             cls.append("approx")
         if t.special:
             cls.append("special")
+        title = ""
+        if t.index in forced:
+            cls.append("forced")
+            p = math.exp(t.producer_logprob) if t.producer_logprob is not None else None
+            before = f", p before forcing {p:.4f}" if p is not None else ""
+            title = f' title="forced ({_esc(forced[t.index])}){before}"'
         out.append(
             f'<span id="t-{sec}-{t.index}" class="{" ".join(cls)}" tabindex="0" '
-            f'data-i="{t.index}">{_esc(piece_text(t.piece))}</span>'
+            f'data-i="{t.index}"{title}>{_esc(piece_text(t.piece))}</span>'
         )
     return "".join(out)
+
+
+def _forced_list(a: ShiftAnalysis, forced: Mapping[int, str]) -> str:
+    """The tokens the user chose in this reply, with the model's probability before."""
+    if not forced:
+        return ""
+    items = []
+    for t in a.tokens:
+        if t.index in forced:
+            p = math.exp(t.producer_logprob) if t.producer_logprob is not None else None
+            before = f"p before forcing {p:.4f}" if p is not None else "p unknown"
+            items.append(
+                f"<li>#{t.index} <span class=mono>{_esc(repr(piece_text(t.piece)))}</span>: "
+                f"{_esc(forced[t.index])}, {before}</li>"
+            )
+    return (
+        "<h3>Forced tokens</h3><p class=note>Chosen by the user (a fork or a swap), not "
+        f"sampled; the model went on from them.</p><ul>{''.join(items)}</ul>"
+    )
 
 
 def _most_shifted(a: ShiftAnalysis) -> str:
@@ -236,11 +264,19 @@ def _most_shifted(a: ShiftAnalysis) -> str:
     return "<ol>" + "".join(items) + "</ol>"
 
 
-def _section(a: ShiftAnalysis, sec: int, producer: str, scorer: str, title: str) -> str:
+def _section(
+    a: ShiftAnalysis,
+    sec: int,
+    producer: str,
+    scorer: str,
+    title: str,
+    forced: Mapping[int, str] | None = None,
+) -> str:
+    forced = forced or {}
     data = {
         "producer": producer,
         "scorer": scorer,
-        "tokens": [_token_data(t) for t in a.tokens],
+        "tokens": [{**_token_data(t), "forced": forced.get(t.index)} for t in a.tokens],
     }
     vocab_note = (
         f'<p class="note"><b>Approximation.</b> {_esc(CROSS_VOCAB_NOTE)}</p>'
@@ -254,7 +290,8 @@ def _section(a: ShiftAnalysis, sec: int, producer: str, scorer: str, title: str)
         f"lists.</p>"
         f'<div class="detail" id="detail-{sec}" aria-live="polite">'
         f"Hover or focus a token.</div>"
-        f'<div class="reply tokens" data-sec="{sec}">{_tokens(a, sec)}</div>'
+        f'<div class="reply tokens" data-sec="{sec}">{_tokens(a, sec, forced)}</div>'
+        f"{_forced_list(a, forced)}"
         f"<h3>Shifts by position</h3>{_plot(a)}{_deciles(a)}"
         f"<h3>Most shifted tokens</h3>{_most_shifted(a)}"
         f'<script type="application/json" id="data-{sec}">{_json_script(data)}</script>'
@@ -265,12 +302,13 @@ def _section(a: ShiftAnalysis, sec: int, producer: str, scorer: str, title: str)
 def render_html(c: Comparison) -> str:
     """The whole report page for one comparison."""
     base, aligned = c.base_name, c.aligned_name
+    base_forced, aligned_forced = dict(c.base.forced), dict(c.aligned.forced)
     if c.direction == "aligned":
         main_title = f"The aligned reply ({aligned}), ranked by the base model ({base})"
-        main = _section(c.analysis, 0, "aligned", "base", main_title)
+        main = _section(c.analysis, 0, "aligned", "base", main_title, aligned_forced)
     else:
         main_title = f"The base reply ({base}), ranked by the aligned model ({aligned})"
-        main = _section(c.analysis, 0, "base", "aligned", main_title)
+        main = _section(c.analysis, 0, "base", "aligned", main_title, base_forced)
     reverse = ""
     if c.reverse is not None:
         reverse = _section(
@@ -279,13 +317,15 @@ def render_html(c: Comparison) -> str:
             "base",
             "aligned",
             f"The other direction: the base reply ({base}), ranked by the aligned model",
+            base_forced,
         )
     settings_html = _settings_table(c)
     legend = (
         '<p class="legend"><span class="unshifted">unshifted: rank 1</span>'
         '<span class="marginal">marginal: rank 2-3</span>'
         '<span class="shifted">shifted: rank 4+</span>'
-        '<span class="approx">approximate pairing</span></p>'
+        '<span class="approx">approximate pairing</span>'
+        '<span class="forced">forced by the user</span></p>'
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

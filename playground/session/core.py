@@ -228,9 +228,20 @@ class Session:
 
     # ------------------------------------------------------------------ resume
 
-    def resume(self, records: Iterable[Mapping[str, Any]], store: Appender | None) -> None:
+    def reset(self) -> None:
+        """A new conversation: an empty tree, and a new file from the next record on."""
+        self.tree = ConversationTree()
+        self.store = None
+        self._exchange = 0
+        self._show()
+
+    def resume(self, records: Iterable[Mapping[str, Any]], store: Appender | None) -> int:
         """Rebuild the tree and the branch on screen from saved records; new records go to
-        `store` (the same file, appended to)."""
+        `store` (the same file, appended to).
+
+        Returns:
+            How many damaged records were skipped (every other one is applied).
+        """
         replayer = Replayer()
         for ev in records:
             replayer.apply(ev)
@@ -238,6 +249,7 @@ class Session:
         self._exchange = max((t.exchange for t in self.tree.turns.values()), default=0)
         self.store = store
         self._show()
+        return replayer.skipped
 
     def forks(self) -> list[tuple[Turn, list[Turn]]]:
         return list(self.tree.forks())

@@ -107,12 +107,23 @@ class Turn:
         return self.reason is None
 
 
+@dataclass(frozen=True, slots=True)
+class BranchPlace:
+    """Where a turn sits among its siblings, as the pane shows it: "branch 2/3"."""
+
+    index: int
+    """From 0."""
+    count: int
+
+
 @dataclass
 class SideTranscript:
-    """All turns of one side."""
+    """The turns of one side on screen: one branch of the conversation tree."""
 
     side: str
     turns: list[Turn] = field(default_factory=list)
+    places: dict[int, BranchPlace] = field(default_factory=dict)
+    """Turn id -> its place among its siblings (only turns that have siblings matter)."""
 
     @property
     def last(self) -> Turn | None:

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,7 +28,10 @@ from textual.worker import Worker, WorkerState
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
 from playground.engine.backend import Backend
 from playground.engine.settings import SamplerSettings
-from playground.session.turns import SIDES, SideTranscript, Turn
+from playground.session.core import Session
+from playground.session.forking import fork_stream, handover, handover_piece
+from playground.session.jobs import Work, WorkKind
+from playground.session.turns import OTHER, SIDES, SideTranscript, Turn
 from playground.templates.gguf_check import gguf_template_problem
 from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (
@@ -36,16 +39,13 @@ from playground.ui.conversation_store import (
     ConversationFile,
     data_dir,
     describe_os_error,
-    finished_record,
-    jsonable,
     latest_conversation,
-    token_record,
-    view_record,
+    read_log,
 )
 from playground.ui.frames import FrameClock
 from playground.ui.keys import APP_KEYS, bindings, palette_commands
 from playground.ui.prompting import TemplateProblem, build_prompt, default_template
-from playground.ui.replay import replay
+from playground.ui.screens.fork import ForkChoice, ForkScreen, fork_choices
 from playground.ui.shift import analyse_turn
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
@@ -57,12 +57,10 @@ from playground.ui.workers import (
     ScoresReady,
     TokensArrived,
     generate,
+    live_settings,
     load_model,
     score_reply,
 )
-
-OTHER = {"base": "aligned", "aligned": "base"}
-
 
 SWITCH_INTERVAL_S = 0.0005
 
@@ -98,16 +96,19 @@ class PlaygroundApp(App[int]):
         self.specs: dict[str, ModelSpec | None] = dict.fromkeys(SIDES)
         self.templates: dict[str, str] = {}
         self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
-        self.transcripts = {s: SideTranscript(s) for s in SIDES}
-        self.mode = "chat"
-        self.store: ConversationFile | None = None
+        self.session = Session(open_store=self._open_store)
+        """The conversation: its tree, the branch on screen, the file it is saved in."""
         self.load_errors: dict[str, str] = {}
         self.unsaved: str | None = None
         """Why the conversation cannot be saved right now, or None while it is."""
-        self.waiting: dict[str, list[int]] = {}
+        self.waiting: dict[str, list[Turn]] = {}
         """Turns sent while their side's model was still loading: they run once it is ready."""
-        self.documents: dict[str, str] = {}
-        """Each side's document that the latest document-mode turn extends."""
+        self._work: dict[Worker[Any], Work] = {}
+        """What each running worker does: which side, which turn."""
+        self._scoring: set[int] = set()
+        """Turns whose scoring has started (each reply is scored once)."""
+        self.selected: tuple[str, int, int] | None = None
+        """The token in the inspector: (side, turn id, token index)."""
         self.first_paint_at: float | None = None
         self.frames = FrameClock(self, MAX_FPS)
         self.theme_problem = themes.apply_theme(self)
@@ -126,6 +127,36 @@ class PlaygroundApp(App[int]):
 
     def pane(self, side: str) -> ModelPane:
         return self.query_one(f"#pane-{side}", ModelPane)
+
+    @property
+    def transcripts(self) -> dict[str, SideTranscript]:
+        """The branch on screen per side (the panes show these)."""
+        return self.session.transcripts
+
+    @property
+    def store(self) -> ConversationFile | None:
+        store = self.session.store
+        return store if isinstance(store, ConversationFile) else None
+
+    @property
+    def mode(self) -> str:
+        return self.session.mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self.session.mode = value
+
+    def _run(self, work: Work, job: Callable[[], Any], *, exclusive: bool = True) -> None:
+        """Run `job` in a thread worker, remembering what it is for the one failure handler."""
+        worker = self.run_worker(
+            job,
+            name=f"{work.kind.value}:{work.side}",
+            group=work.group,
+            thread=True,
+            exclusive=exclusive,
+            exit_on_error=False,
+        )
+        self._work[worker] = work
 
     def on_mount(self) -> None:
         # The model threads give the GIL up inside llama_decode and need it back for a
@@ -202,14 +233,7 @@ class PlaygroundApp(App[int]):
         pane.set_status("loading...")
         pane.loading = True
         self.load_errors.pop(side, None)
-        self.run_worker(
-            lambda: load_model(self, side, spec, open_model),
-            name=f"load:{side}",
-            group=f"load-{side}",
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self._run(Work(WorkKind.LOAD, side), lambda: load_model(self, side, spec, open_model))
 
     @on(ModelReady)
     def _model_ready(self, msg: ModelReady) -> None:
@@ -232,24 +256,24 @@ class PlaygroundApp(App[int]):
         pane.set_notice(problem and f"{msg.spec.name}: {problem}")
         if problem:
             self.notify(problem, title=f"{msg.side}: template", severity="warning", timeout=12)
-        for index in self.waiting.pop(msg.side, []):
-            self._run_turn(msg.side, index)
+        for turn in self.waiting.pop(msg.side, []):
+            self._start_turn(turn)
         if old is not None and old is not msg.model:
             self.run_worker(old.close, thread=True, group="close", exit_on_error=False)
 
     # ------------------------------------------------------------------ turns
 
-    def _ensure_store(self) -> ConversationFile:
-        if self.store is None:
-            self.store = ConversationFile.create()
-            self.store.on_problem = self._store_problem
-            self.store.append(
-                "meta",
-                config=str(self.config.source) if self.config else None,
-                models={s: (sp.id if sp else None) for s, sp in self.specs.items()},
-                names={s: (sp.name if sp else None) for s, sp in self.specs.items()},
-            )
-        return self.store
+    def _open_store(self) -> ConversationFile:
+        """The conversation file, made when the conversation first records something."""
+        store = ConversationFile.create()
+        store.on_problem = self._store_problem
+        store.append(
+            "meta",
+            config=str(self.config.source) if self.config else None,
+            models={s: (sp.id if sp else None) for s, sp in self.specs.items()},
+            names={s: (sp.name if sp else None) for s, sp in self.specs.items()},
+        )
+        return store
 
     def _store_problem(self, problem: str | None) -> None:
         """Saving failed (or works again): say where and why; the conversation goes on."""
@@ -269,143 +293,115 @@ class PlaygroundApp(App[int]):
         if self.send(text):
             event.input.value = ""
 
+    def _nothing_loaded(self) -> bool:
+        """True (and said) when no side has a model nor is loading one."""
+        if any(self.models.values()) or any(self.pane(s).loading for s in SIDES):
+            return False
+        self.notify(
+            "No model is loaded, so nothing was sent; your message stays in the input. "
+            "F5 opens the models panel.",
+            severity="warning",
+        )
+        return True
+
     def send(self, text: str) -> bool:
         """Start one turn on both sides: build each prompt, then stream both at once.
 
         Returns:
             False when no side has a model (nor is loading one): the text stays in the input.
         """
-        if not any(self.models.values()) and not any(self.pane(s).loading for s in SIDES):
-            self.notify(
-                "No model is loaded, so nothing was sent; your message stays in the input. "
-                "F5 opens the models panel.",
-                severity="warning",
-            )
+        if self._nothing_loaded():
             return False
         self.action_stop()
-        store = self._ensure_store()
-        store.append("user", text=text, mode=self.mode)
         for side in SIDES:
-            self._start_side(side, text, store)
+            for earlier in self.waiting.pop(side, []):
+                self._miss_turn(earlier, "a newer message was sent while the model loaded")
+        for turn in self.session.send(text).values():
+            self._start_turn(turn)
         return True
 
-    def _start_side(self, side: str, text: str, store: ConversationFile) -> None:
-        tr = self.transcripts[side]
+    def _miss_turn(self, turn: Turn, why: str) -> None:
+        """A waiting turn that will not run: its pane says so, in place of a reply."""
+        if turn.reason is None:
+            self._fail_turn(turn, f"{turn.side} missed this message: {why}")
+
+    def _start_turn(self, turn: Turn) -> None:
+        """Build this turn's prompt from the turns before it and stream the reply."""
+        side, text = turn.side, turn.user
+        model = self.models[side]
+        before = self.session.tree.before(turn)
+        template = self.templates.get(side, "none")
         settings = self.settings[side]
-        turn = Turn(user=text, mode=self.mode, template="", settings=settings)
+        if turn.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
+            template = "urial"
         # document mode: a message extends this side's document (its text and its own
         # continuation so far); an empty one just continues it
-        self.documents[side] = tr.document() if self.mode == "document" else ""
-        tr.turns.append(turn)
-        index = len(tr.turns) - 1
+        document = before.document() if turn.mode == "document" else ""
+        turn.template, turn.settings = template, settings
         pane = self.pane(side)
         pane.cursor = -1
-        for earlier in self.waiting.pop(side, []):
-            self._miss_turn(side, earlier, "a newer message was sent while the model loaded")
-        if self.models[side] is None and pane.loading:
-            self.waiting[side] = [index]
+        if model is None and pane.loading:
+            self.waiting.setdefault(side, []).append(turn)
             pane.set_status("loading... your message waits for this model")
             pane.mark_dirty()
             return
-        self._run_turn(side, index)
-
-    def _miss_turn(self, side: str, index: int, why: str) -> None:
-        """A waiting turn that will not run: its pane says so, in place of a reply."""
-        turn = self._turn(side, index)
-        if turn is not None and turn.reason is None:
-            self._fail_turn(side, index, f"{side} missed this message: {why}")
-
-    def _run_turn(self, side: str, index: int) -> None:
-        """Build this side's prompt for turn `index` and stream the reply."""
-        turn = self._turn(side, index)
-        store = self.store
-        if turn is None or store is None:
-            return
-        model = self.models[side]
-        tr = self.transcripts[side]
-        text, settings = turn.user, turn.settings
-        template = self.templates.get(side, "none")
-        if turn.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
-            template = "urial"
-        turn.template = template
-        pane = self.pane(side)
         if model is None:
-            turn.error = self.load_errors.get(side, "no model loaded for this side")
-            turn.reason = "error"
+            self.session.fail(turn, self.load_errors.get(side, "no model loaded for this side"))
             pane.mark_dirty()
             return
         try:
-            history = tr.history()[: 2 * index] if turn.mode == "chat" else []
-            document = self.documents.get(side, "")
+            history = before.history() if turn.mode == "chat" else []
             prompt = build_prompt(model, template, turn.mode, history, document + text)
         except TemplateProblem as exc:
-            self._fail_turn(side, index, f"template {template!r} failed: {exc}")
+            self._fail_turn(turn, f"template {template!r} failed: {exc}")
             return
-        turn.template = prompt.template
-        turn.prompt = prompt.tokens
-        turn.prompt_text = prompt.text
-        store.append(
-            "prompt",
-            side=side,
-            turn=index,
-            template=prompt.template,
-            text=prompt.text,
-            ids=prompt.ids,
-            tokens=[[t.id, t.piece.hex(), t.kind.value, t.special] for t in prompt.tokens],
-            settings=jsonable(settings),
-            warnings=prompt.warnings,
+        self.session.set_prompt(
+            turn, prompt.template, prompt.text, prompt.tokens, settings, prompt.warnings
         )
         for warning in prompt.warnings:
             self.notify(f"{side}: {warning}", severity="warning")
         if len(prompt.ids) >= model.info.n_ctx:
             from playground.engine.errors import PromptTooLong
 
-            self._fail_turn(side, index, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
+            self._fail_turn(turn, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
             return
         max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
         pane.set_status("prompt...")
         pane.mark_dirty()
-        self.run_worker(
+        self._run(
+            Work(WorkKind.GENERATE, side, turn.id),
             lambda: generate(
                 self,
                 side,
-                index,
-                model,
-                prompt.ids,
-                lambda: self.settings[side],
-                max_tokens,
+                turn.id,
+                lambda cancel: model.stream(
+                    prompt.ids,
+                    settings=live_settings(model, lambda: self.settings[side]),
+                    max_tokens=max_tokens,
+                    top_k=5,
+                    cancel=cancel,
+                ),
             ),
-            name=f"gen:{side}:{index}",
-            group=f"gen-{side}",
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
         )
 
-    def _turn(self, side: str, index: int) -> Turn | None:
-        turns = self.transcripts[side].turns
-        return turns[index] if 0 <= index < len(turns) else None
+    def _turn(self, node: int) -> Turn | None:
+        return self.session.turn(node)
 
     @on(TokensArrived)
     def _tokens(self, msg: TokensArrived) -> None:
-        turn = self._turn(msg.side, msg.turn)
+        turn = self._turn(msg.turn)
         if turn is None:
             return
-        turn.events.extend(msg.events)
-        if self.store is not None:
-            self.store.append(
-                "tokens", side=msg.side, turn=msg.turn, tokens=[token_record(e) for e in msg.events]
-            )
+        self.session.add_tokens(turn, msg.events)
         self.pane(msg.side).set_status_soon(f"{msg.tokens} tok · {msg.tok_s:.1f} tok/s · streaming")
 
     @on(GenerationDone)
     def _done(self, msg: GenerationDone) -> None:
-        turn = self._turn(msg.side, msg.turn)
+        turn = self._turn(msg.turn)
         if turn is None:
             return
         fin = msg.finished
-        turn.finished = fin
-        turn.reason = fin.reason.value
+        self.session.finish(turn, fin)
         shown = "stopped" if fin.reason.value == "cancelled" else fin.reason.value
         self.pane(msg.side).set_status(
             f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
@@ -413,18 +409,11 @@ class PlaygroundApp(App[int]):
         )
         # the last paint of a turn is not throttled: the finished reply shows at once
         self.pane(msg.side).refresh_body()
-        if self.store is not None:
-            self.store.append("finish", side=msg.side, turn=msg.turn, **finished_record(fin))
-        self._maybe_score(msg.turn)
+        self._maybe_score(turn)
 
-    def _fail_turn(self, side: str, index: int, message: str) -> None:
-        turn = self._turn(side, index)
-        if turn is not None:
-            turn.error = message
-            turn.reason = "error"
-        self._show_error(side, message)
-        if self.store is not None:
-            self.store.append("error", side=side, turn=index, message=message)
+    def _fail_turn(self, turn: Turn, message: str) -> None:
+        self.session.fail(turn, message)
+        self._show_error(turn.side, message)
 
     def _show_error(self, side: str | None, message: str) -> None:
         self.notify(message, title=f"{side or 'playground'}: error", severity="error", timeout=8)
@@ -436,16 +425,23 @@ class PlaygroundApp(App[int]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker failures become messages in place."""
         worker = event.worker
-        kind, _, rest = (worker.name or "").partition(":")
-        side, _, turn_s = rest.partition(":")
-        if event.state in _ENDED and kind in ("gen", "score", "load"):
-            self._settle_when_quiet()
+        work = self._work.get(worker)
+        if event.state in _ENDED:
+            self._work.pop(worker, None)
+            if work is not None:
+                self._settle_when_quiet()
+        if work is None:
+            if event.state == WorkerState.ERROR:
+                self.notify(str(worker.error or "unknown error"), severity="error")
+            return
+        side = work.side
+        turn = self._turn(work.node) if work.node is not None else None
         if event.state == WorkerState.ERROR:
             error = worker.error
             message = str(error) if error is not None else "unknown error"
-            if kind == "gen":
-                self._fail_turn(side, int(turn_s), message)
-            elif kind == "load":
+            if work.kind is WorkKind.GENERATE and turn is not None:
+                self._fail_turn(turn, message)
+            elif work.kind is WorkKind.LOAD:
                 self.load_errors[side] = message
                 pane = self.pane(side)
                 pane.loading = False
@@ -455,16 +451,13 @@ class PlaygroundApp(App[int]):
                 pane.refresh_title()
                 pane.set_notice(f"Loading failed: {message}\nF5 loads another model.")
                 self._show_error(side, message)
-                for index in self.waiting.pop(side, []):
-                    self._miss_turn(side, index, f"the model did not load: {message}")
-            elif kind == "score":
+                for waiting in self.waiting.pop(side, []):
+                    self._miss_turn(waiting, f"the model did not load: {message}")
+            elif work.kind is WorkKind.SCORE:
                 self.query_one(ShiftChart).show_counts(Counter(), note=f"shift: {message}")
-            else:
-                self.notify(message, severity="error")
-        elif event.state == WorkerState.CANCELLED and kind == "gen":
-            turn = self._turn(side, int(turn_s))
+        elif event.state == WorkerState.CANCELLED and work.kind is WorkKind.GENERATE:
             if turn is not None and turn.reason is None:
-                turn.reason = "cancelled"
+                self.session.cancelled(turn)
                 self.pane(side).set_status("stopped")
                 self.pane(side).mark_dirty()
 
@@ -472,8 +465,7 @@ class PlaygroundApp(App[int]):
         """Once no model is loading, streaming or scoring, tidy memory (gc_policy.settle),
         a moment later so the final paint of a reply goes first."""
         busy = any(
-            w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-            and (w.name or "").partition(":")[0] in ("gen", "score", "load")
+            w.state in (WorkerState.PENDING, WorkerState.RUNNING) and w in self._work
             for w in self.workers
         )
         if not busy:
@@ -481,61 +473,65 @@ class PlaygroundApp(App[int]):
 
     # ------------------------------------------------------------------ shift
 
-    def _maybe_score(self, index: int) -> None:
-        """When both sides finished the same turn, score each reply under the other model."""
-        turns = {s: self._turn(s, index) for s in SIDES}
-        if any(t is None or t.finished is None or not t.prompt for t in turns.values()):
+    def _maybe_score(self, turn: Turn) -> None:
+        """Once a reply and the other side's reply at the same point have both finished,
+        score each (not scored yet) under the other model."""
+        partner = self.session.tree.partner(turn)
+        if partner is None:
             return
-        for side in SIDES:
-            producer, scorer = self.models[side], self.models[OTHER[side]]
-            turn, other_turn = turns[side], turns[OTHER[side]]
-            if producer is None or scorer is None or turn is None or other_turn is None:
-                return
-            ids = [e.id for e in turn.events]
-            p_ctx = [p.id for p in turn.prompt]
-            s_ctx = [p.id for p in other_turn.prompt]
-            events = list(turn.events)
+        pair = (turn, partner)
+        if any(t.finished is None or not t.prompt for t in pair):
+            return
+        for mine, theirs in (pair, pair[::-1]):
+            producer, scorer = self.models[mine.side], self.models[theirs.side]
+            if producer is None or scorer is None or mine.id in self._scoring:
+                continue
+            self._scoring.add(mine.id)
+            ids = [e.id for e in mine.events]
+            p_ctx = [p.id for p in mine.prompt]
+            s_ctx = [p.id for p in theirs.prompt]
+            if len(s_ctx) + len(ids) > scorer.info.n_ctx:
+                # known before scoring: say so instead of failing a worker
+                self.query_one(ShiftChart).show_counts(
+                    Counter(),
+                    note=f"shift: the {mine.side} reply does not fit the {theirs.side} "
+                    f"model's context ({len(s_ctx) + len(ids)} > {scorer.info.n_ctx} tokens)",
+                )
+                continue
+            events = list(mine.events)
             job = functools.partial(
                 score_reply,
                 self,
-                side,
-                index,
+                mine.side,
+                mine.id,
                 functools.partial(analyse_turn, producer, scorer, p_ctx, s_ctx, ids, events),
             )
-            self.run_worker(
-                job,
-                name=f"score:{side}:{index}",
-                group=f"score-{OTHER[side]}",
-                thread=True,
-                exit_on_error=False,
-            )
+            self._run(Work(WorkKind.SCORE, mine.side, mine.id), job, exclusive=False)
 
     @on(ScoresReady)
     def _scores(self, msg: ScoresReady) -> None:
-        turn = self._turn(msg.side, msg.turn)
+        turn = self._turn(msg.turn)
         if turn is None:
             return
-        turn.other = list(msg.views)
-        turn.analysis = msg.analysis
-        pane = self.pane(msg.side)
-        pane.mark_dirty()
-        if self.store is not None:
-            self.store.append(
-                "scores",
-                side=msg.side,
-                turn=msg.turn,
-                ranks=[v.rank if v else None for v in msg.views],
-                classes=[v.shift_class if v else None for v in msg.views],
-                views=[view_record(v) for v in msg.views],
-            )
-        if msg.side == "aligned":
-            counts = Counter(v.shift_class for v in msg.views if v and v.shift_class)
-            note = (
-                "approximate (different vocabularies)"
-                if any(v and v.approximate for v in msg.views)
-                else "aligned reply, ranked by base"
-            )
-            self.query_one(ShiftChart).show_counts(counts, note=note)
+        self.session.set_scores(turn, msg.views, msg.analysis)
+        self.pane(msg.side).mark_dirty()
+        if msg.side == "aligned" and self.session.tree.on_screen(turn):
+            self._show_shift(turn)
+
+    def _show_shift(self, turn: Turn | None) -> None:
+        """The shift bar: how the base model ranked each token of this aligned reply."""
+        chart = self.query_one(ShiftChart)
+        if turn is None or not turn.other:
+            chart.show_counts(Counter(), note="shift: waiting for both replies")
+            return
+        views = turn.other
+        counts = Counter(v.shift_class for v in views if v and v.shift_class)
+        note = (
+            "approximate (different vocabularies)"
+            if any(v and v.approximate for v in views)
+            else "aligned reply, ranked by base"
+        )
+        chart.show_counts(counts, note=note)
 
     @on(ModelPane.Typed)
     async def _typed_in_pane(self, msg: ModelPane.Typed) -> None:
@@ -549,9 +545,11 @@ class PlaygroundApp(App[int]):
     @on(ModelPane.TokenSelected)
     def _selected(self, msg: ModelPane.TokenSelected) -> None:
         side = msg.pane.side
-        turn = self._turn(side, msg.turn)
+        turns = self.transcripts[side].turns
+        turn = turns[msg.turn] if 0 <= msg.turn < len(turns) else None
         if turn is None or msg.index >= len(turn.events):
             return
+        self.selected = (side, turn.id, msg.index)
         other = turn.other[msg.index] if msg.index < len(turn.other) else None
         mine, theirs = self.models[side], self.models[OTHER[side]]
         self.query_one(TokenInspector).show_token(
@@ -561,14 +559,209 @@ class PlaygroundApp(App[int]):
             other,
             vocab=mine.vocab if mine is not None else None,
             other_vocab=theirs.vocab if theirs is not None else None,
+            forced=turn.forced.get(msg.index),
         )
+
+    # ------------------------------------------------------------------ forks
+
+    def selected_token(self) -> tuple[Turn, int] | None:
+        """The turn and token index in the inspector, if it is still on screen."""
+        if self.selected is None:
+            return None
+        _side, node, index = self.selected
+        turn = self._turn(node)
+        if turn is None or index >= len(turn.events) or not self.session.tree.on_screen(turn):
+            return None
+        return turn, index
+
+    def _need_selection(self) -> tuple[Turn, int] | None:
+        picked = self.selected_token()
+        if picked is None:
+            self.notify(
+                "Select a token first: Tab to a pane, then ←/→, or click it.", severity="warning"
+            )
+        return picked
+
+    def action_fork_here(self) -> None:
+        """Fork here…: any alternative from either model's top-k, or a typed token."""
+        picked = self._need_selection()
+        if picked is None:
+            return
+        turn, index = picked
+        choices = fork_choices(turn, index, self.session.tree.partner(turn), self.models)
+
+        def chosen(choice: ForkChoice | str | None) -> None:
+            if isinstance(choice, str):
+                self.fork_typed(turn, index, choice)
+            elif choice is not None:
+                self.fork(turn, index, choice.ids, choice.source, choice.from_side, choice.note)
+
+        self.push_screen(ForkScreen(turn, index, choices), chosen)
+
+    def fork_typed(self, turn: Turn, at: int, text: str) -> Turn | None:
+        """Fork with the user's text, tokenized by this side's model (special tokens too)."""
+        model = self.models[turn.side]
+        if model is None:
+            self.notify(f"{turn.side}: no model is loaded to fork with.", severity="warning")
+            return None
+        ids = model.tokenize(text, special=True, add_bos=False) if text else []
+        if not ids:
+            self.notify("Type the token to put there (its text).", severity="warning")
+            return None
+        note = f"typed {text!r}: {len(ids)} tokens" if len(ids) > 1 else ""
+        return self.fork(turn, at, ids, "typed", note=note)
+
+    def action_swap(self) -> None:
+        """Give this model the other model's token at this position, and let it go on."""
+        picked = self._need_selection()
+        if picked is None:
+            return
+        turn, index = picked
+        partner = self.session.tree.partner(turn)
+        mine, theirs = self.models[turn.side], self.models[OTHER[turn.side]]
+        if partner is None or index >= len(partner.events):
+            self.notify(
+                f"The {OTHER[turn.side]} reply has no token #{index} to swap in.",
+                severity="warning",
+            )
+            return
+        if mine is None or theirs is None:
+            self.notify("Swap needs both models loaded.", severity="warning")
+            return
+        given = handover(mine, theirs.vocab, partner.events[index])
+        if not given.ids:
+            self.notify(
+                f"The {OTHER[turn.side]} token #{index} has no text to hand over.",
+                severity="warning",
+            )
+            return
+        self.fork(turn, index, list(given.ids), "swap", OTHER[turn.side], given.note)
+        if given.note:
+            self.notify(f"{turn.side}: {given.note}")
+
+    def fork(
+        self,
+        turn: Turn,
+        at: int,
+        ids: Sequence[int],
+        source: str,
+        from_side: str | None = None,
+        note: str = "",
+    ) -> Turn | None:
+        """Cut `turn`'s reply at token `at`, force `ids` there and let the model go on; the
+        old reply stays as a sibling. Returns the new branch."""
+        side = turn.side
+        model = self.models[side]
+        if model is None or not turn.prompt:
+            why = "no model is loaded" if model is None else "this reply has no prompt"
+            self.notify(f"{side}: cannot fork here: {why}.", severity="warning")
+            return None
+        self.workers.cancel_group(self, Work(WorkKind.GENERATE, side).group)
+        new = self.session.fork(turn, at, ids, source, from_side=from_side, note=note)
+        settings = self.settings[side]
+        self.session.set_prompt(new, turn.template, turn.prompt_text, turn.prompt, settings)
+        prompt_ids = [p.id for p in turn.prompt]
+        prefix = list(new.events)
+        max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
+        pane = self.pane(side)
+        pane.cursor = -1
+        pane.set_status(f"forked at token #{at}...")
+        pane.mark_dirty()
+        self._run(
+            Work(WorkKind.GENERATE, side, new.id),
+            lambda: generate(
+                self,
+                side,
+                new.id,
+                lambda cancel: fork_stream(
+                    model,
+                    prompt_ids,
+                    prefix,
+                    list(ids),
+                    max_tokens=max(max_tokens, at + len(ids)),
+                    cancel=cancel,
+                    settings=live_settings(model, lambda: self.settings[side]),
+                    top_k=5,
+                ),
+            ),
+        )
+        return new
+
+    @on(TokenInspector.Picked)
+    def _picked(self, msg: TokenInspector.Picked) -> None:
+        """A click on a top-k entry in the inspector forks with it."""
+        picked = self.selected_token()
+        if picked is None:
+            return
+        turn, index = picked
+        if msg.mine:
+            self.fork(turn, index, [msg.token], "pick")
+            return
+        mine, theirs = self.models[turn.side], self.models[OTHER[turn.side]]
+        if mine is None or theirs is None:
+            return
+        other = turn.other[index] if index < len(turn.other) else None
+        piece = (
+            next(
+                (
+                    p
+                    for i, (p, _lp) in zip(other.top_ids, other.top, strict=False)
+                    if i == msg.token
+                ),
+                None,
+            )
+            if other is not None
+            else None
+        )
+        if piece is None:
+            return
+        given = handover_piece(mine, theirs.vocab, msg.token, piece)
+        if given.ids:
+            self.fork(turn, index, list(given.ids), "pick", OTHER[turn.side], given.note)
+
+    @on(ModelPane.Branch)
+    def _branch(self, msg: ModelPane.Branch) -> None:
+        turns = self.transcripts[msg.pane.side].turns
+        if 0 <= msg.turn < len(turns):
+            self.swipe(turns[msg.turn], msg.delta)
+
+    def action_branch(self, delta: int) -> None:
+        """The previous / next branch of the selected token's turn (else the last aligned
+        turn that has siblings)."""
+        picked = self.selected_token()
+        if picked is not None:
+            self.swipe(picked[0], delta)
+            return
+        for side in ("aligned", "base"):
+            for turn in reversed(self.transcripts[side].turns):
+                if len(self.session.tree.siblings(turn)) > 1:
+                    self.swipe(turn, delta)
+                    return
+        self.notify("No branches yet: fork at a token (f) or regenerate (Ctrl+R).")
+
+    def action_previous_branch(self) -> None:
+        self.action_branch(-1)
+
+    def action_next_branch(self) -> None:
+        self.action_branch(1)
+
+    def swipe(self, turn: Turn, delta: int) -> None:
+        """Show a sibling of `turn` (a swipe); the choices below it are kept."""
+        shown = self.session.swipe(turn, delta)
+        place = self.session.tree.place(shown)
+        pane = self.pane(turn.side)
+        pane.cursor = -1
+        pane.set_status(f"branch {place.index + 1}/{place.count}")
+        pane.mark_dirty()
+        if turn.side == "aligned":
+            self._show_shift(self.transcripts["aligned"].last)
 
     # ------------------------------------------------------------------ actions
 
     def action_stop(self) -> None:
         """Esc: stop both streams; the partial replies stay, marked stopped."""
         for side in SIDES:
-            self.workers.cancel_group(self, f"gen-{side}")
+            self.workers.cancel_group(self, Work(WorkKind.GENERATE, side).group)
 
     def action_cycle_views(self) -> None:
         for side in SIDES:
@@ -593,28 +786,30 @@ class PlaygroundApp(App[int]):
         inspector = self.query_one(TokenInspector)
         inspector.display = not inspector.display
 
-    def _drop_last_turn(self) -> str | None:
-        last = self.transcripts["aligned"].last or self.transcripts["base"].last
-        if last is None:
-            return None
-        self.action_stop()
+    def _repaint_panes(self) -> None:
+        """After the conversation on screen changed as a whole: repaint, and the inspector
+        forgets a token that belonged to what was there."""
         for side in SIDES:
-            tr = self.transcripts[side]
-            if tr.turns:
-                tr.turns.pop()
             self.pane(side).cursor = -1
             self.pane(side).mark_dirty()
-        if self.store is not None:
-            self.store.append("drop_last")
-        return last.user
+        if self.selected_token() is None:
+            self.selected = None
+            self.query_one(TokenInspector).clear_token()
 
     def action_regenerate(self) -> None:
-        text = self._drop_last_turn()
-        if text is not None:
-            self.send(text)
+        """Both last replies again, as new siblings (the old ones stay, a swipe away)."""
+        if self._nothing_loaded():
+            return
+        self.action_stop()
+        for turn in self.session.regenerate().values():
+            self._start_turn(turn)
+        self._repaint_panes()
 
     def action_edit_last(self) -> None:
-        text = self._drop_last_turn()
+        """The last message back in the input; sending it makes a sibling turn."""
+        self.action_stop()
+        text = self.session.edit_last()
+        self._repaint_panes()
         if text is not None:
             box = self.query_one("#prompt", Input)
             box.value = text
@@ -622,20 +817,17 @@ class PlaygroundApp(App[int]):
 
     def action_clear(self) -> None:
         self.action_stop()
-        for side in SIDES:
-            self.transcripts[side].turns.clear()
-            self.pane(side).cursor = -1
-            self.pane(side).mark_dirty()
-        if self.store is not None:
-            self.store.append("clear")
-        self.query_one(TokenInspector).clear_token()
+        self.session.clear()
+        self._repaint_panes()
         self.query_one(ShiftChart).show_counts(Counter(), note="shift: waiting for both replies")
 
     def action_new_conversation(self) -> None:
-        self.action_clear()
+        self.action_stop()
         if self.store is not None:
             self.store.close()
-        self.store = None
+        self.session.reset()
+        self._repaint_panes()
+        self.query_one(ShiftChart).show_counts(Counter(), note="shift: waiting for both replies")
         self.notify("New conversation")
 
     def action_resume(self, path: Path | None = None) -> None:
@@ -645,7 +837,7 @@ class PlaygroundApp(App[int]):
             self.notify("No saved conversation to resume.", severity="warning")
             return
         try:
-            rebuilt = replay(path)
+            log = read_log(path)
         except OSError as exc:
             self.notify(
                 f"Cannot read {path}: {describe_os_error(exc)}. The conversation on screen "
@@ -658,18 +850,17 @@ class PlaygroundApp(App[int]):
         self.action_stop()
         if self.store is not None:
             self.store.close()
-        for side in SIDES:
-            self.transcripts[side].turns[:] = rebuilt[side].turns
-            self.pane(side).cursor = -1
-            self.pane(side).mark_dirty()
-        self.query_one(TokenInspector).clear_token()
-        self.store = ConversationFile.open_existing(path)
-        self.store.on_problem = self._store_problem
-        turns = len(rebuilt["base"].turns)
-        if rebuilt.skipped:
+        store = ConversationFile.open_existing(path)
+        store.on_problem = self._store_problem
+        skipped = log.skipped + self.session.resume(log.events, store)
+        self._scoring = {t.id for t in self.session.tree.turns.values() if t.other}
+        self._repaint_panes()
+        self._show_shift(self.transcripts["aligned"].last)
+        turns = len(self.transcripts["base"].turns)
+        if skipped:
             self.notify(
-                f"Resumed {path.name}: {turns} turn(s). Skipped {rebuilt.skipped} damaged "
-                f"record(s) that could not be read; every other record is back.",
+                f"Resumed {path.name}: {turns} turn(s). Skipped {skipped} damaged record(s) "
+                "that could not be read; every other record is back.",
                 severity="warning",
                 timeout=10,
             )
@@ -699,8 +890,12 @@ class PlaygroundApp(App[int]):
         """Markdown of the conversation, and the HTML shift report where analysis offers it."""
         folder = data_dir() / "exports"
         name = self.store.id if self.store is not None else "conversation"
+        forks = self.session.forks()
+        depth = {shown.id: self.session.tree.depth(shown) for shown, _ in forks}
         try:
-            md = exports.write_markdown(folder / f"{name}.md", self.transcripts, self.specs)
+            md = exports.write_markdown(
+                folder / f"{name}.md", self.transcripts, self.specs, forks, depth
+            )
             html = exports.write_html(folder / f"{name}.html", self.transcripts, self.specs)
         except OSError as exc:
             self._write_failed("export", folder, exc)

@@ -120,12 +120,9 @@ class ConversationFile:
             raise
         return fh
 
-    def append(self, kind: str, **payload: Any) -> bool:
-        """Write one event and flush it to the OS at once.
-
-        Returns:
-            True when the event is saved; False when it could not be (see `problem`).
-        """
+    def append(self, kind: str, **payload: Any) -> None:
+        """Write one event and flush it to the OS at once; a failure is kept in `problem`
+        (None again once a write succeeds)."""
         record = {"type": kind, "t": round(time.time(), 3), **payload}
         line = json.dumps(record, ensure_ascii=False) + "\n"
         try:
@@ -139,9 +136,8 @@ class ConversationFile:
                 f"cannot save the conversation to {self.path}: {describe_os_error(exc)}. "
                 + STORE_FIX
             )
-            return False
+            return
         self._set_problem(None)
-        return True
 
     def _drop_handle(self) -> None:
         if self._fh is not None:

@@ -120,9 +120,19 @@ APP_KEYS: tuple[Key, ...] = (
         "ctrl+r",
         "Ctrl+R",
         "Regen",
-        "regenerate: drop the last turn, send it again",
+        "regenerate: both last replies again, as new branches (the old ones stay, a swipe away)",
         "regenerate",
         "Regenerate",
+    ),
+    Key(
+        "ctrl+f",
+        "Ctrl+F",
+        "Fork",
+        "fork at the selected token: put any alternative from either model's top-k (or a "
+        "token you type) there, and the model goes on from it",
+        "fork_here",
+        "Fork here…",
+        footer=False,
     ),
     Key(
         "ctrl+e",
@@ -198,6 +208,41 @@ PANE_KEYS: tuple[Key, ...] = (
     Key("right", "→ (in a pane)", "Next", "select the next token", "move(1)", footer=False),
     Key("home", "Home (in a pane)", "First", "select the first token", "jump(0)", footer=False),
     Key("end", "End (in a pane)", "Last", "select the last token", "jump(-1)", footer=False),
+    Key(
+        "f",
+        "f (in a pane)",
+        "Fork here",
+        "fork at the selected token, as Ctrl+F (a click on an alternative in the inspector "
+        "forks with it too)",
+        "app.fork_here",
+        footer=False,
+    ),
+    Key(
+        "s",
+        "s (in a pane)",
+        "Swap token",
+        "swap: give this model the other model's token at this position and let it go on "
+        "(re-tokenized, and said so, when the vocabularies differ)",
+        "app.swap",
+        "Swap token",
+        footer=False,
+    ),
+    Key(
+        "left_square_bracket",
+        "[ (in a pane)",
+        "Prev branch",
+        "the previous branch of that turn (a swipe)",
+        "branch(-1)",
+        footer=False,
+    ),
+    Key(
+        "right_square_bracket",
+        "] (in a pane)",
+        "Next branch",
+        "the next branch of that turn",
+        "branch(1)",
+        footer=False,
+    ),
 )
 """A focused pane's own keys (a click on a token selects it too)."""
 
@@ -209,13 +254,21 @@ def bindings(keys: tuple[Key, ...]) -> list[BindingType]:
     return [k.binding() for k in keys if k.action is not None]
 
 
+PALETTE_ONLY: tuple[tuple[str, str, str], ...] = (
+    ("Previous branch", "Show the previous sibling of the selected turn", "previous_branch"),
+    ("Next branch", "Show the next sibling of the selected turn", "next_branch"),
+)
+"""Palette commands whose keys live in a pane (`[`, `]`) and act on the selected turn."""
+
+
 def palette_commands() -> list[tuple[str, str, str]]:
-    """(title, description, action) of every key the command palette offers."""
-    return [
-        (k.palette, f"{k.shown}: {k.description}", k.action)
-        for k in APP_KEYS
+    """(title, description, action) of every command the palette offers, as app actions."""
+    keyed = [
+        (k.palette, f"{k.shown}: {k.description}", k.action.removeprefix("app."))
+        for k in ALL_KEYS
         if k.palette is not None and k.action is not None
     ]
+    return keyed + list(PALETTE_ONLY)
 
 
 def markdown_table() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from textual.message import Message
@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 
 from playground.engine.backend import Backend, SettingsSource
 from playground.engine.settings import SamplerSettings
-from playground.engine.types import Finished, TokenEvent
+from playground.engine.types import Finished, StreamItem, TokenEvent
 from playground.session.turns import OtherView
 
 FRAME_S = 1 / 8
@@ -49,7 +49,9 @@ def lower_priority(niceness: int = MODEL_NICENESS) -> None:
 
 
 class TokensArrived(Message):
-    """A batch of tokens from one side's stream, with the count and tok/s so far."""
+    """A batch of tokens from one side's stream, with the count and tok/s so far.
+
+    `turn` is the turn's id in the conversation tree (as in every message here)."""
 
     def __init__(
         self, side: str, turn: int, events: list[TokenEvent], tokens: int, tok_s: float
@@ -92,34 +94,31 @@ class ModelReady(Message):
         self.spec = spec
 
 
+def live_settings(model: Backend, settings: Callable[[], SamplerSettings]) -> SettingsSource:
+    """The settings, read before every token where the backend can change its sampler
+    mid-stream; elsewhere the reply keeps the settings it started with (the sampling panel
+    says so)."""
+    return settings if model.capabilities.live_sampler_changes else settings()
+
+
 def generate(
     target: MessagePump,
     side: str,
     turn: int,
-    model: Backend,
-    prompt: Sequence[int],
-    settings: Callable[[], SamplerSettings],
-    max_tokens: int,
+    open_stream: Callable[[Callable[[], bool]], Iterator[StreamItem]],
 ) -> Finished:
     """Stream one reply, posting batches of tokens; runs inside a thread worker.
 
-    The settings are read live before every token where the backend can change its sampler
-    mid-stream; elsewhere the reply keeps the settings it started with (the sampling panel
-    says so).
+    Args:
+        turn: the id of the turn the reply fills.
+        open_stream: starts the stream (a model's, or a fork's) with a cancel check.
 
-    Raises whatever the engine raises (PromptTooLong, DecodeError, Unsupported): the app's
-    single Worker.StateChanged handler turns it into a message in the pane.
+    Raises whatever the engine raises (PromptTooLong, DecodeError): the app's single
+    Worker.StateChanged handler turns it into a message in the pane.
     """
     worker = get_current_worker()
     lower_priority()
-    source: SettingsSource = settings if model.capabilities.live_sampler_changes else settings()
-    stream = model.stream(
-        prompt,
-        settings=source,
-        max_tokens=max_tokens,
-        top_k=5,
-        cancel=lambda: worker.is_cancelled,
-    )
+    stream = open_stream(lambda: worker.is_cancelled)
     batch: list[TokenEvent] = []
     count = 0
     t_first = 0.0
