@@ -44,6 +44,11 @@ def saved(data_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in files[0].read_text().splitlines()]
 
 
+def sent(records: list[dict[str, Any]]) -> list[str]:
+    """The messages a conversation file holds (one `node` record per side and message)."""
+    return [r["user"] for r in records if r["type"] == "node" and r["side"] == "base"]
+
+
 def config_with(tmp_path: Path, tiny_pair: tg.TinyPair, **pair: str) -> Config:
     path = write_models_toml(tmp_path, tiny_pair.base, tiny_pair.aligned)
     text = path.read_text()
@@ -106,7 +111,7 @@ async def test_a_crash_exits_non_zero_with_the_conversation_saved(
     assert store is not None
     assert str(store.path) in capsys.readouterr().err
     records = [json.loads(line) for line in store.path.read_text().splitlines()]
-    assert [r["text"] for r in records if r["type"] == "user"] == ["Keep me"]
+    assert sent(records) == ["Keep me"]
     assert sum(r["type"] == "finish" for r in records) == 2
 
 
@@ -266,8 +271,7 @@ async def test_over_long_prompt_and_cancel_keep_the_app_going(
         base = app.transcripts["base"].last
         assert base is not None and base.user == "once" and base.events  # the partial reply
         assert base.reason in ("cancelled", "max_tokens")
-        users = [r["text"] for r in saved(data_dir) if r["type"] == "user"]
-        assert users == ["hello " * 400, "once"]
+        assert sent(saved(data_dir)) == ["hello " * 400, "once"]
 
 
 # ---------------------------------------------------------------------------- what it says
