@@ -299,8 +299,13 @@ def _section(
     )
 
 
-def render_html(c: Comparison) -> str:
-    """The whole report page for one comparison."""
+def render_html(c: Comparison, lessons: list[Any] | None = None) -> str:
+    """The whole report page for one comparison.
+
+    Args:
+        lessons: lesson results (`LessonResult.to_json(lang)`) run in the same session; each
+            gets its own section after the comparison.
+    """
     base, aligned = c.base_name, c.aligned_name
     base_forced, aligned_forced = dict(c.base.forced), dict(c.aligned.forced)
     if c.direction == "aligned":
@@ -331,7 +336,7 @@ def render_html(c: Comparison) -> str:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>Token distribution shift</title>"
-        f"<style>{_CSS}</style></head><body>"
+        f"<style>{_CSS}{_LESSON_CSS if lessons else ''}</style></head><body>"
         "<h1>Token distribution shift: what alignment changed</h1>"
         f"<p>Base model: <b>{_esc(base)}</b>. Aligned model: <b>{_esc(aligned)}</b>. "
         f"Base context: <b>{_esc(c.base.prompt.mode)}</b>. Vocabularies: "
@@ -347,6 +352,7 @@ def render_html(c: Comparison) -> str:
         f"<h3>Base ({_esc(base)}), context: {_esc(c.base.prompt.mode)}</h3>"
         f"<pre>{_esc(c.base.prompt.text)}</pre>"
         f"{settings_html}"
+        f"{''.join(lesson_section(x) for x in lessons or [])}"
         f"<script>{_JS}</script></body></html>"
     )
 
@@ -369,4 +375,159 @@ def _settings_table(c: Comparison) -> str:
     return (
         "<h2>Sampler settings (they differ: marked rows)</h2>"
         f"<table><tr><th></th><th>base</th><th>aligned</th></tr>{rows}</table>"
+    )
+
+
+# ---------------------------------------------------------------------------- lessons
+#
+# A lesson's figures arrive as `LessonResult.to_json(lang)`: plain JSON, so this module
+# (the analysis layer) never imports the lessons package above it, and a saved result
+# renders the same as a fresh one.
+
+_LESSON_CSS = """
+.lesson{border-top:2px solid #bbb;margin-top:2em}
+.hbar{display:grid;grid-template-columns:minmax(8em,max-content) 1fr max-content;gap:.2em .6em;
+align-items:center;margin:.4em 0}
+.hbar .track{background:#eee;height:1.1em;border-radius:2px;min-width:10em}
+.hbar .fill{background:#4a78c2;height:100%;border-radius:2px}
+.stack{display:flex;height:1.1em;min-width:10em;background:#eee}
+.stack div{height:100%}
+.p0{background:#7cc47c}.p1{background:#f0c850}.p2{background:#e06666}.p3{background:#999}
+.strip{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;line-height:2}
+.strip span{border:1px solid #ccc;border-radius:3px;padding:0 2px;margin:0 1px;
+white-space:pre}
+.strip .special{background:#f3d9fa;border-color:#a347c8}
+.strip .handed{background:#cfe3ff;border-color:#1a57d6}
+.strip .unshifted{background:var(--un)}.strip .marginal{background:var(--ma)}
+.strip .shifted{background:var(--sh)}
+.finding{font-weight:600}
+"""
+
+_PART_CLASS = ("p0", "p1", "p2", "p3")
+
+
+def _lesson_table(fig: Any) -> str:
+    head = "".join(f"<th>{_esc(str(c))}</th>" for c in fig["columns"])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_esc(str(c))}</td>" for c in row) + "</tr>" for row in fig["rows"]
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _lesson_bars(fig: Any) -> str:
+    scale = float(fig.get("scale") or 1.0)
+    rows = []
+    for b in fig["bars"]:
+        width = 0.0 if scale <= 0 else max(0.0, min(1.0, float(b["value"]) / scale)) * 100
+        rows.append(
+            f"<div>{_esc(str(b['label']))}</div>"
+            f'<div class="track"><div class="fill" style="width:{width:.1f}%"></div></div>'
+            f"<div>{_esc(str(b['text']))}</div>"
+        )
+    return f'<div class="hbar">{"".join(rows)}</div>'
+
+
+def _lesson_stacked(fig: Any) -> str:
+    legend = " ".join(
+        f'<span class="{_PART_CLASS[k % 4]}">{_esc(str(p))}</span>'
+        for k, p in enumerate(fig["parts"])
+    )
+    rows = []
+    for r in fig["rows"]:
+        total = sum(r["counts"]) or 1
+        parts = "".join(
+            f'<div class="{_PART_CLASS[k % 4]}" style="width:{c / total * 100:.1f}%" '
+            f'title="{_esc(str(fig["parts"][k]))}: {c}"></div>'
+            for k, c in enumerate(r["counts"])
+        )
+        counts = " / ".join(str(c) for c in r["counts"])
+        rows.append(
+            f"<div>{_esc(str(r['label']))}</div><div class=stack>{parts}</div>"
+            f"<div>{_esc(counts)}</div>"
+        )
+    return f'<p class="legend">{legend}</p><div class="hbar">{"".join(rows)}</div>'
+
+
+def _lesson_strip(fig: Any) -> str:
+    legend = " ".join(
+        f'<span class="{_esc(str(tag))}">{_esc(str(meaning))}</span>'
+        for tag, meaning in fig["tags"]
+    )
+    toks = "".join(
+        f'<span class="{_esc(str(t["tag"]))}" title="{_esc(str(t["note"]))}">'
+        f"{_esc(str(t['text']))}</span>"
+        for t in fig["tokens"]
+    )
+    return f'<p class="legend strip">{legend}</p><div class="strip">{toks}</div>'
+
+
+def _lesson_series(fig: Any) -> str:
+    lines = [(str(name), [float(v) for v in values]) for name, values in fig["lines"]]
+    n = max((len(v) for _, v in lines), default=0)
+    top = max((max(v, default=0.0) for _, v in lines), default=0.0) or 1.0
+    w, h = 600, 160
+    colours = ("#c0392b", "#1a57d6", "#2e8b57", "#8e44ad")
+    paths = []
+    legend = []
+    for k, (name, values) in enumerate(lines):
+        if not values:
+            continue
+        step = w / max(1, n - 1)
+        pts = " ".join(f"{i * step:.1f},{h - v / top * (h - 10):.1f}" for i, v in enumerate(values))
+        colour = colours[k % len(colours)]
+        paths.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}"/>')
+        legend.append(f'<span style="color:{colour}">━ {_esc(name)}</span>')
+    return (
+        f'<p class="legend">{" ".join(legend)} (max {top:.2f}; x: {_esc(str(fig["x_label"]))})</p>'
+        f'<svg viewBox="0 0 {w} {h}" width="100%" height="{h}" role="img" '
+        f'style="max-width:{w}px;border:1px solid #ddd">{"".join(paths)}</svg>'
+    )
+
+
+_LESSON_FIGURES = {
+    "table": _lesson_table,
+    "bars": _lesson_bars,
+    "stacked": _lesson_stacked,
+    "strip": _lesson_strip,
+    "series": _lesson_series,
+}
+
+
+def lesson_section(lesson: Any) -> str:
+    """One lesson's figures as an HTML section.
+
+    Args:
+        lesson: `LessonResult.to_json(lang)`: every text already in one language.
+    """
+    figs = "".join(
+        f"<h3>{_esc(str(f['title']))}</h3>{_LESSON_FIGURES[f['kind']](f)}"
+        for f in lesson["figures"]
+        if f.get("kind") in _LESSON_FIGURES
+    )
+    setup = "".join(
+        f"<tr><td>{_esc(str(k))}</td><td>{_esc(str(v))}</td></tr>" for k, v in lesson["setup"]
+    )
+    notes = "".join(f"<p class=note>{_esc(str(n))}</p>" for n in lesson["notes"])
+    base, aligned = lesson["models"]
+    return (
+        f'<section class="lesson" id="lesson-{_esc(str(lesson["name"]))}">'
+        f"<h2>{int(lesson['number'])}. {_esc(str(lesson['title']))}</h2>"
+        f"<p><i>{_esc(str(lesson['claim']))}</i></p>"
+        f"<p>{_esc(str(lesson['explanation']))}</p>"
+        f"<p>Base: <b>{_esc(str(base))}</b>. Aligned: <b>{_esc(str(aligned))}</b>.</p>"
+        f"<table>{setup}</table>{figs}"
+        f'<p class="finding">{_esc(str(lesson["finding"]))}</p>{notes}'
+        f"<p class=note>{float(lesson['elapsed_s']):.1f} s</p></section>"
+    )
+
+
+def render_lessons_html(lessons: list[Any], lang: str = "en") -> str:
+    """A page of lesson figures (each from `LessonResult.to_json(lang)`)."""
+    title = "playground 课程实验" if lang == "zh" else "playground lessons"
+    body = "".join(lesson_section(lesson) for lesson in lessons)
+    return (
+        f'<!DOCTYPE html><html lang="{_esc(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(title)}</title><style>{_CSS}{_LESSON_CSS}</style></head><body>"
+        f"<h1>{_esc(title)}</h1>{body}</body></html>"
     )

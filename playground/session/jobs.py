@@ -1,15 +1,21 @@
-"""Work the app runs for the session, named by a typed value.
+"""Work the session hands to the app to run, each named by a typed value.
 
 A `Work` says what a thread worker does: its kind, its side, and the turn (tree node) it
-fills. The app keeps one per worker, so a result or a failure finds its turn without
-parsing the worker's name.
+fills. The session decides what runs (a stream, a fork's stream, a scoring, a load); the app
+decides where (a thread worker) and hands each result back to the session with its Work, so
+a result or a failure finds its turn without parsing a worker's name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+from playground.engine.backend import Backend, SettingsSource
+from playground.engine.settings import SamplerSettings
+from playground.engine.types import StreamItem
 from playground.session.turns import OTHER
 
 
@@ -34,3 +40,40 @@ class Work:
         if self.kind is WorkKind.SCORE:
             return f"score-{OTHER[self.side]}"
         return f"{self.kind.value}-{self.side}"
+
+
+CancelCheck = Callable[[], bool]
+
+
+@dataclass(eq=False)
+class StreamJob:
+    """A reply to stream: `open` starts the model's stream with a cancel check."""
+
+    work: Work
+    open: Callable[[CancelCheck], Iterator[StreamItem]]
+
+
+@dataclass(eq=False)
+class CallJob:
+    """One call to run off the app's thread (a scoring, a load); its result goes back to
+    the session (`Session.scored`, `Session.model_ready`)."""
+
+    work: Work
+    call: Callable[[], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should read: a warning, or why something could not be done."""
+
+    side: str | None
+    message: str
+    severity: str = "information"
+    """"information", "warning" or "error", as the app's notifications take them."""
+
+
+def live_settings(model: Backend, settings: Callable[[], SamplerSettings]) -> SettingsSource:
+    """The settings, read before every token where the backend can change its sampler
+    mid-stream; elsewhere the reply keeps the settings it started with (the sampling panel
+    says so)."""
+    return settings if model.capabilities.live_sampler_changes else settings()

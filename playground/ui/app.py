@@ -1,14 +1,14 @@
 """The playground app: two models side by side above one input.
 
-The app holds the state (models, templates, sampler settings, transcripts) and routes
-messages; the panes paint, the workers compute, the core modules do the real work. Every
-user-visible action is a method here so the bindings, the command palette and the tests all
-go through the same path.
+The session core (`playground.session`) holds the conversation and each side's model,
+template and settings, and says what runs; the app composes the widgets, turns keys and
+messages into calls on the session, runs its jobs in thread workers and paints the results.
+Every user-visible action is a method here so the bindings, the command palette and the tests
+all go through the same path.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from collections import Counter
@@ -29,8 +29,7 @@ from playground.config import Config, ConfigError, ModelSpec, load_config, open_
 from playground.engine.backend import Backend
 from playground.engine.settings import SamplerSettings
 from playground.session.core import Session
-from playground.session.forking import fork_stream, handover, handover_piece
-from playground.session.jobs import Work, WorkKind
+from playground.session.jobs import CallJob, Notice, StreamJob, Work, WorkKind
 from playground.session.turns import OTHER, SIDES, SideTranscript, Turn
 from playground.templates.gguf_check import gguf_template_problem
 from playground.ui import exports, gc_policy, themes
@@ -46,21 +45,11 @@ from playground.ui.frames import FrameClock
 from playground.ui.keys import APP_KEYS, bindings, palette_commands
 from playground.ui.prompting import TemplateProblem, build_prompt, default_template
 from playground.ui.screens.fork import ForkChoice, ForkScreen, fork_choices
-from playground.ui.shift import analyse_turn
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
 from playground.ui.widgets.prompt_input import PromptInput
 from playground.ui.widgets.shift_chart import ShiftChart
-from playground.ui.workers import (
-    GenerationDone,
-    ModelReady,
-    ScoresReady,
-    TokensArrived,
-    generate,
-    live_settings,
-    load_model,
-    score_reply,
-)
+from playground.ui.workers import CallDone, GenerationDone, TokensArrived, call, generate
 
 SWITCH_INTERVAL_S = 0.0005
 
@@ -90,23 +79,16 @@ class PlaygroundApp(App[int]):
         super().__init__()
         self.config = config
         self.config_path = config_path
-        self.max_tokens_override = max_tokens
         self.load_models_on_start = load_models
-        self.models: dict[str, Backend | None] = dict.fromkeys(SIDES)
-        self.specs: dict[str, ModelSpec | None] = dict.fromkeys(SIDES)
-        self.templates: dict[str, str] = {}
-        self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
-        self.session = Session(open_store=self._open_store)
-        """The conversation: its tree, the branch on screen, the file it is saved in."""
-        self.load_errors: dict[str, str] = {}
+        self.session = Session(open_store=self._open_store, notify=self._notice)
+        """The conversation and each side's model and settings (see playground.session)."""
+        self.session.max_tokens_override = max_tokens
         self.unsaved: str | None = None
         """Why the conversation cannot be saved right now, or None while it is."""
         self.waiting: dict[str, list[Turn]] = {}
         """Turns sent while their side's model was still loading: they run once it is ready."""
         self._work: dict[Worker[Any], Work] = {}
         """What each running worker does: which side, which turn."""
-        self._scoring: set[int] = set()
-        """Turns whose scoring has started (each reply is scored once)."""
         self.selected: tuple[str, int, int] | None = None
         """The token in the inspector: (side, turn id, token index)."""
         self.first_paint_at: float | None = None
@@ -146,17 +128,59 @@ class PlaygroundApp(App[int]):
     def mode(self, value: str) -> None:
         self.session.mode = value
 
-    def _run(self, work: Work, job: Callable[[], Any], *, exclusive: bool = True) -> None:
-        """Run `job` in a thread worker, remembering what it is for the one failure handler."""
+    @property
+    def models(self) -> dict[str, Backend | None]:
+        return self.session.models
+
+    @property
+    def specs(self) -> dict[str, ModelSpec | None]:
+        return self.session.specs
+
+    @property
+    def templates(self) -> dict[str, str]:
+        return self.session.templates
+
+    @property
+    def settings(self) -> dict[str, SamplerSettings]:
+        return self.session.settings
+
+    @settings.setter
+    def settings(self, value: dict[str, SamplerSettings]) -> None:
+        self.session.settings = value
+
+    @property
+    def load_errors(self) -> dict[str, str]:
+        return self.session.load_errors
+
+    def _notice(self, notice: Notice) -> None:
+        where = f"{notice.side}: " if notice.side else ""
+        self.notify(f"{where}{notice.message}", severity=notice.severity)  # type: ignore[arg-type]
+
+    def _launch(self, job: StreamJob | CallJob | None) -> None:
+        """Run a session job in a thread worker, remembering its Work for the one handler
+        of results and failures. A stream cancels the side's stream before it; calls run
+        side by side (each model's scorings queue on its own lock)."""
+        if job is None:
+            return
+        stream = isinstance(job, StreamJob)
+        work: Callable[[], object] = (
+            functools.partial(generate, self, job)
+            if isinstance(job, StreamJob)
+            else functools.partial(call, self, job)
+        )
         worker = self.run_worker(
-            job,
-            name=f"{work.kind.value}:{work.side}",
-            group=work.group,
+            work,
+            name=f"{job.work.kind.value}:{job.work.side}",
+            group=job.work.group,
             thread=True,
-            exclusive=exclusive,
+            exclusive=stream or job.work.kind is WorkKind.LOAD,
             exit_on_error=False,
         )
-        self._work[worker] = work
+        self._work[worker] = job.work
+        if stream:
+            pane = self.pane(job.work.side)
+            pane.cursor = -1
+            pane.mark_dirty()
 
     def on_mount(self) -> None:
         # The model threads give the GIL up inside llama_decode and need it back for a
@@ -233,32 +257,25 @@ class PlaygroundApp(App[int]):
         pane.set_status("loading...")
         pane.loading = True
         self.load_errors.pop(side, None)
-        self._run(Work(WorkKind.LOAD, side), lambda: load_model(self, side, spec, open_model))
+        self._launch(CallJob(Work(WorkKind.LOAD, side), lambda: (open_model(spec), spec)))
 
-    @on(ModelReady)
-    def _model_ready(self, msg: ModelReady) -> None:
-        old = self.models.get(msg.side)
-        self.models[msg.side] = msg.model
-        self.specs[msg.side] = msg.spec
-        self.templates[msg.side] = default_template(msg.model, msg.spec.template)
-        pane = self.pane(msg.side)
+    def _model_ready(self, side: str, model: Backend, spec: ModelSpec) -> None:
+        template = default_template(model, spec.template)
+        old = self.session.model_ready(side, model, spec, template)
+        pane = self.pane(side)
         pane.loading = False
-        pane.model_name = msg.spec.name
+        pane.model_name = spec.name
         pane.refresh_title()
-        offload = msg.model.info.offload
+        offload = model.info.offload
         where = offload.describe() if offload is not None else ""
-        pane.set_status(f"ready · template {self.templates[msg.side]} · {where}")
-        problem = (
-            None
-            if msg.spec.template
-            else gguf_template_problem(msg.model.info, self.templates[msg.side])
-        )
-        pane.set_notice(problem and f"{msg.spec.name}: {problem}")
+        pane.set_status(f"ready · template {template} · {where}")
+        problem = None if spec.template else gguf_template_problem(model.info, template)
+        pane.set_notice(problem and f"{spec.name}: {problem}")
         if problem:
-            self.notify(problem, title=f"{msg.side}: template", severity="warning", timeout=12)
-        for turn in self.waiting.pop(msg.side, []):
+            self.notify(problem, title=f"{side}: template", severity="warning", timeout=12)
+        for turn in self.waiting.pop(side, []):
             self._start_turn(turn)
-        if old is not None and old is not msg.model:
+        if old is not None:
             self.run_worker(old.close, thread=True, group="close", exit_on_error=False)
 
     # ------------------------------------------------------------------ turns
@@ -365,51 +382,54 @@ class PlaygroundApp(App[int]):
 
             self._fail_turn(turn, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
             return
-        max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
         pane.set_status("prompt...")
-        pane.mark_dirty()
-        self._run(
-            Work(WorkKind.GENERATE, side, turn.id),
-            lambda: generate(
-                self,
-                side,
-                turn.id,
-                lambda cancel: model.stream(
-                    prompt.ids,
-                    settings=live_settings(model, lambda: self.settings[side]),
-                    max_tokens=max_tokens,
-                    top_k=5,
-                    cancel=cancel,
-                ),
-            ),
-        )
+        self._launch(self.session.stream_job(turn, prompt.ids))
 
-    def _turn(self, node: int) -> Turn | None:
-        return self.session.turn(node)
+    def _turn(self, node: int | None) -> Turn | None:
+        return self.session.turn(node) if node is not None else None
 
     @on(TokensArrived)
     def _tokens(self, msg: TokensArrived) -> None:
-        turn = self._turn(msg.turn)
+        turn = self._turn(msg.work.node)
         if turn is None:
             return
         self.session.add_tokens(turn, msg.events)
-        self.pane(msg.side).set_status_soon(f"{msg.tokens} tok · {msg.tok_s:.1f} tok/s · streaming")
+        status = f"{msg.tokens} tok · {msg.tok_s:.1f} tok/s · streaming"
+        self.pane(msg.work.side).set_status_soon(status)
 
     @on(GenerationDone)
     def _done(self, msg: GenerationDone) -> None:
-        turn = self._turn(msg.turn)
+        turn = self._turn(msg.work.node)
         if turn is None:
             return
         fin = msg.finished
         self.session.finish(turn, fin)
         shown = "stopped" if fin.reason.value == "cancelled" else fin.reason.value
-        self.pane(msg.side).set_status(
+        pane = self.pane(msg.work.side)
+        pane.set_status(
             f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
             f"prompt {fin.prompt_tokens} ({fin.reused_tokens} cached)"
         )
         # the last paint of a turn is not throttled: the finished reply shows at once
-        self.pane(msg.side).refresh_body()
-        self._maybe_score(turn)
+        pane.refresh_body()
+        for job in self.session.score_jobs(turn):
+            self._launch(job)
+
+    @on(CallDone)
+    def _call_done(self, msg: CallDone) -> None:
+        work = msg.work
+        if work.kind is WorkKind.LOAD:
+            model, spec = msg.result
+            self._model_ready(work.side, model, spec)
+            return
+        turn = self._turn(work.node)
+        if turn is None:
+            return
+        views, analysis = msg.result
+        self.session.set_scores(turn, views, analysis)
+        self.pane(work.side).mark_dirty()
+        if work.side == "aligned" and self.session.tree.on_screen(turn):
+            self._show_shift(turn)
 
     def _fail_turn(self, turn: Turn, message: str) -> None:
         self.session.fail(turn, message)
@@ -435,14 +455,14 @@ class PlaygroundApp(App[int]):
                 self.notify(str(worker.error or "unknown error"), severity="error")
             return
         side = work.side
-        turn = self._turn(work.node) if work.node is not None else None
+        turn = self._turn(work.node)
         if event.state == WorkerState.ERROR:
             error = worker.error
             message = str(error) if error is not None else "unknown error"
+            self.session.failed(work, message)
             if work.kind is WorkKind.GENERATE and turn is not None:
-                self._fail_turn(turn, message)
+                self._show_error(side, message)
             elif work.kind is WorkKind.LOAD:
-                self.load_errors[side] = message
                 pane = self.pane(side)
                 pane.loading = False
                 kept = self.specs.get(side)
@@ -472,51 +492,6 @@ class PlaygroundApp(App[int]):
             self.set_timer(0.25, gc_policy.settle)
 
     # ------------------------------------------------------------------ shift
-
-    def _maybe_score(self, turn: Turn) -> None:
-        """Once a reply and the other side's reply at the same point have both finished,
-        score each (not scored yet) under the other model."""
-        partner = self.session.tree.partner(turn)
-        if partner is None:
-            return
-        pair = (turn, partner)
-        if any(t.finished is None or not t.prompt for t in pair):
-            return
-        for mine, theirs in (pair, pair[::-1]):
-            producer, scorer = self.models[mine.side], self.models[theirs.side]
-            if producer is None or scorer is None or mine.id in self._scoring:
-                continue
-            self._scoring.add(mine.id)
-            ids = [e.id for e in mine.events]
-            p_ctx = [p.id for p in mine.prompt]
-            s_ctx = [p.id for p in theirs.prompt]
-            if len(s_ctx) + len(ids) > scorer.info.n_ctx:
-                # known before scoring: say so instead of failing a worker
-                self.query_one(ShiftChart).show_counts(
-                    Counter(),
-                    note=f"shift: the {mine.side} reply does not fit the {theirs.side} "
-                    f"model's context ({len(s_ctx) + len(ids)} > {scorer.info.n_ctx} tokens)",
-                )
-                continue
-            events = list(mine.events)
-            job = functools.partial(
-                score_reply,
-                self,
-                mine.side,
-                mine.id,
-                functools.partial(analyse_turn, producer, scorer, p_ctx, s_ctx, ids, events),
-            )
-            self._run(Work(WorkKind.SCORE, mine.side, mine.id), job, exclusive=False)
-
-    @on(ScoresReady)
-    def _scores(self, msg: ScoresReady) -> None:
-        turn = self._turn(msg.turn)
-        if turn is None:
-            return
-        self.session.set_scores(turn, msg.views, msg.analysis)
-        self.pane(msg.side).mark_dirty()
-        if msg.side == "aligned" and self.session.tree.on_screen(turn):
-            self._show_shift(turn)
 
     def _show_shift(self, turn: Turn | None) -> None:
         """The shift bar: how the base model ranked each token of this aligned reply."""
@@ -592,132 +567,48 @@ class PlaygroundApp(App[int]):
 
         def chosen(choice: ForkChoice | str | None) -> None:
             if isinstance(choice, str):
-                self.fork_typed(turn, index, choice)
+                self._fork(self.session.typed_fork_job(turn, index, choice))
             elif choice is not None:
-                self.fork(turn, index, choice.ids, choice.source, choice.from_side, choice.note)
+                job = self.session.fork_job(
+                    turn, index, choice.ids, choice.source, choice.from_side, choice.note
+                )
+                self._fork(job)
 
         self.push_screen(ForkScreen(turn, index, choices), chosen)
-
-    def fork_typed(self, turn: Turn, at: int, text: str) -> Turn | None:
-        """Fork with the user's text, tokenized by this side's model (special tokens too)."""
-        model = self.models[turn.side]
-        if model is None:
-            self.notify(f"{turn.side}: no model is loaded to fork with.", severity="warning")
-            return None
-        ids = model.tokenize(text, special=True, add_bos=False) if text else []
-        if not ids:
-            self.notify("Type the token to put there (its text).", severity="warning")
-            return None
-        note = f"typed {text!r}: {len(ids)} tokens" if len(ids) > 1 else ""
-        return self.fork(turn, at, ids, "typed", note=note)
 
     def action_swap(self) -> None:
         """Give this model the other model's token at this position, and let it go on."""
         picked = self._need_selection()
-        if picked is None:
-            return
-        turn, index = picked
-        partner = self.session.tree.partner(turn)
-        mine, theirs = self.models[turn.side], self.models[OTHER[turn.side]]
-        if partner is None or index >= len(partner.events):
-            self.notify(
-                f"The {OTHER[turn.side]} reply has no token #{index} to swap in.",
-                severity="warning",
-            )
-            return
-        if mine is None or theirs is None:
-            self.notify("Swap needs both models loaded.", severity="warning")
-            return
-        given = handover(mine, theirs.vocab, partner.events[index])
-        if not given.ids:
-            self.notify(
-                f"The {OTHER[turn.side]} token #{index} has no text to hand over.",
-                severity="warning",
-            )
-            return
-        self.fork(turn, index, list(given.ids), "swap", OTHER[turn.side], given.note)
-        if given.note:
-            self.notify(f"{turn.side}: {given.note}")
+        if picked is not None:
+            self._fork(self.session.swap_job(*picked))
+
+    @on(TokenInspector.Picked)
+    def _picked(self, msg: TokenInspector.Picked) -> None:
+        """A click on a top-k entry in the inspector forks with it."""
+        picked = self.selected_token()
+        if picked is not None:
+            self._fork(self.session.pick_job(*picked, msg.token, theirs=not msg.mine))
 
     def fork(
         self,
         turn: Turn,
         at: int,
         ids: Sequence[int],
-        source: str,
+        source: str = "pick",
         from_side: str | None = None,
         note: str = "",
     ) -> Turn | None:
         """Cut `turn`'s reply at token `at`, force `ids` there and let the model go on; the
-        old reply stays as a sibling. Returns the new branch."""
-        side = turn.side
-        model = self.models[side]
-        if model is None or not turn.prompt:
-            why = "no model is loaded" if model is None else "this reply has no prompt"
-            self.notify(f"{side}: cannot fork here: {why}.", severity="warning")
-            return None
-        self.workers.cancel_group(self, Work(WorkKind.GENERATE, side).group)
-        new = self.session.fork(turn, at, ids, source, from_side=from_side, note=note)
-        settings = self.settings[side]
-        self.session.set_prompt(new, turn.template, turn.prompt_text, turn.prompt, settings)
-        prompt_ids = [p.id for p in turn.prompt]
-        prefix = list(new.events)
-        max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
-        pane = self.pane(side)
-        pane.cursor = -1
-        pane.set_status(f"forked at token #{at}...")
-        pane.mark_dirty()
-        self._run(
-            Work(WorkKind.GENERATE, side, new.id),
-            lambda: generate(
-                self,
-                side,
-                new.id,
-                lambda cancel: fork_stream(
-                    model,
-                    prompt_ids,
-                    prefix,
-                    list(ids),
-                    max_tokens=max(max_tokens, at + len(ids)),
-                    cancel=cancel,
-                    settings=live_settings(model, lambda: self.settings[side]),
-                    top_k=5,
-                ),
-            ),
-        )
-        return new
+        old reply stays as a sibling. Returns the new branch (None, with a notice, when
+        that cannot be done)."""
+        return self._fork(self.session.fork_job(turn, at, ids, source, from_side, note))
 
-    @on(TokenInspector.Picked)
-    def _picked(self, msg: TokenInspector.Picked) -> None:
-        """A click on a top-k entry in the inspector forks with it."""
-        picked = self.selected_token()
-        if picked is None:
-            return
-        turn, index = picked
-        if msg.mine:
-            self.fork(turn, index, [msg.token], "pick")
-            return
-        mine, theirs = self.models[turn.side], self.models[OTHER[turn.side]]
-        if mine is None or theirs is None:
-            return
-        other = turn.other[index] if index < len(turn.other) else None
-        piece = (
-            next(
-                (
-                    p
-                    for i, (p, _lp) in zip(other.top_ids, other.top, strict=False)
-                    if i == msg.token
-                ),
-                None,
-            )
-            if other is not None
-            else None
-        )
-        if piece is None:
-            return
-        given = handover_piece(mine, theirs.vocab, msg.token, piece)
-        if given.ids:
-            self.fork(turn, index, list(given.ids), "pick", OTHER[turn.side], given.note)
+    def _fork(self, job: StreamJob | None) -> Turn | None:
+        if job is None:
+            return None
+        self._launch(job)  # exclusive: the side's running stream stops first
+        self.pane(job.work.side).set_status(f"forked: {job.work.side} goes on from your token")
+        return self._turn(job.work.node)
 
     @on(ModelPane.Branch)
     def _branch(self, msg: ModelPane.Branch) -> None:
@@ -853,7 +744,6 @@ class PlaygroundApp(App[int]):
         store = ConversationFile.open_existing(path)
         store.on_problem = self._store_problem
         skipped = log.skipped + self.session.resume(log.events, store)
-        self._scoring = {t.id for t in self.session.tree.turns.values() if t.other}
         self._repaint_panes()
         self._show_shift(self.transcripts["aligned"].last)
         turns = len(self.transcripts["base"].turns)
@@ -896,7 +786,9 @@ class PlaygroundApp(App[int]):
             md = exports.write_markdown(
                 folder / f"{name}.md", self.transcripts, self.specs, forks, depth
             )
-            html = exports.write_html(folder / f"{name}.html", self.transcripts, self.specs)
+            html = exports.write_html(
+                folder / f"{name}.html", self.transcripts, self.specs, self._lesson_figures()
+            )
         except OSError as exc:
             self._write_failed("export", folder, exc)
             return
@@ -937,19 +829,38 @@ class PlaygroundApp(App[int]):
 
         self.push_screen(ModelsScreen())
 
+    def _lesson_figures(self) -> list[Any]:
+        """The lessons run in this session, for the HTML report (in the screen's language)."""
+        if not self.is_screen_installed("lessons"):
+            return []
+        from playground.ui.screens.lessons import LessonsScreen
+
+        screen = self.get_screen("lessons")
+        return screen.figures_json() if isinstance(screen, LessonsScreen) else []
+
+    def action_lessons(self) -> None:
+        """The Lessons screen; installed once, so a lesson keeps running while it is closed
+        and its results are there when it opens again."""
+        from playground.ui.screens.lessons import LessonsScreen
+
+        if not self.is_screen_installed("lessons"):
+            self.install_screen(LessonsScreen(), name="lessons")
+        self.push_screen("lessons")
+
     def set_template(self, side: str, name: str) -> None:
         """Use this template from the next turn on."""
-        self.templates[side] = name
+        self.session.set_template(side, name)
         self.pane(side).set_status(f"template {name} (applies to the next turn)")
         self.pane(side).set_notice(None)  # a broken GGUF template no longer matters
 
     def set_settings(self, side: str, settings: SamplerSettings) -> None:
         """Swap the settings object: a running stream picks it up at its next token."""
-        self.settings[side] = settings
+        self.session.set_settings(side, settings)
         self._update_subtitle()
 
     def update_setting(self, side: str, **changes: Any) -> None:
-        self.set_settings(side, dataclasses.replace(self.settings[side], **changes))
+        self.session.update_setting(side, **changes)
+        self._update_subtitle()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -188,13 +188,20 @@ def _generation(turn: Turn) -> Generation:
 
 
 def write_html(
-    path: Path, transcripts: Mapping[str, SideTranscript], specs: Mapping[str, Any]
+    path: Path,
+    transcripts: Mapping[str, SideTranscript],
+    specs: Mapping[str, Any],
+    lessons: list[Any] | None = None,
 ) -> Path | None:
     """The analysis module's self-contained HTML report of the last turn; None until both
-    replies of that turn are finished and analysed."""
+    replies of that turn are finished and analysed.
+
+    Args:
+        lessons: the lessons run in this session (`LessonResult.to_json(lang)`), appended.
+    """
     comparison = turn_comparison(transcripts, specs)
     if comparison is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(comparison), encoding="utf-8")
+    path.write_text(render_html(comparison, lessons), encoding="utf-8")
     return path

@@ -117,6 +117,15 @@ APP_KEYS: tuple[Key, ...] = (
         "URIAL prompt",
     ),
     Key(
+        "f9",
+        "F9",
+        "Lessons",
+        "the lessons: the course's six experiments, run live on the loaded pair (`l` switches "
+        "中文/English)",
+        "lessons",
+        "Lessons",
+    ),
+    Key(
         "ctrl+r",
         "Ctrl+R",
         "Regen",
