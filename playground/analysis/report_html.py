@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -114,6 +114,23 @@ def _top(entries: Any) -> list[list[Any]]:
     return [[e.id, piece_text(e.piece), _lp(e.logprob)] for e in entries]
 
 
+def _rank_note(a: ShiftAnalysis) -> str:
+    if all(t.other_rank_exact for t in a.tokens):
+        return "exact"
+    return (
+        "exact within the scorer's top-k, and shown as >k beyond it (its backend has no "
+        "full-vocabulary ranks)"
+    )
+
+
+def _kl_note(a: ShiftAnalysis) -> str:
+    if a.kl_method:
+        return a.kl_method
+    if a.kl_unavailable:
+        return f"not available ({a.kl_unavailable})"
+    return "not computed"
+
+
 def _token_data(t: TokenShift) -> dict[str, Any]:
     return {
         "piece": piece_text(t.piece),
@@ -169,7 +186,7 @@ def _plot(a: ShiftAnalysis) -> str:
     for t in a.tokens:
         y = math.log10(t.other_rank) / top * (h - 2 * pad)
         x = left + t.index * bw
-        title = f"#{t.index} {piece_text(t.piece)!r}: rank {t.other_rank} ({t.shift.value})"
+        title = f"#{t.index} {piece_text(t.piece)!r}: rank {t.other_rank_text} ({t.shift.value})"
         bars.append(
             f'<rect x="{x:.2f}" y="{h - pad - max(y, 1.5):.2f}" width="{max(bw - 0.5, 0.5):.2f}" '
             f'height="{max(y, 1.5):.2f}" fill="{colors[t.shift.value]}">'
@@ -259,7 +276,7 @@ def _most_shifted(a: ShiftAnalysis) -> str:
             f"{t.other_rank}, top choice there "
             f"<span class=mono>{_esc(repr(piece_text(t.other_top[0].piece)))}</span></li>"
             if t.other_top
-            else f"<li>#{i}: rank {t.other_rank}</li>"
+            else f"<li>#{i}: rank {t.other_rank_text}</li>"
         )
     return "<ol>" + "".join(items) + "</ol>"
 
@@ -281,8 +298,8 @@ def _section(
     vocab_note = (
         f'<p class="note"><b>Approximation.</b> {_esc(CROSS_VOCAB_NOTE)}</p>'
         if a.vocab != "shared"
-        else f'<p class="note">Shared vocabulary: ranks are exact, by token id. KL: '
-        f"{_esc(a.kl_method or 'not computed')}.</p>"
+        else f'<p class="note">Shared vocabulary: ranks are {_rank_note(a)}, by token id. KL: '
+        f"{_esc(_kl_note(a))}.</p>"
     )
     return (
         f"<section><h2>{_esc(title)}</h2>{_summary_bar(a)}{vocab_note}"
@@ -299,12 +316,18 @@ def _section(
     )
 
 
-def render_html(c: Comparison, lessons: list[Any] | None = None) -> str:
+def render_html(
+    c: Comparison,
+    lessons: list[Any] | None = None,
+    forks: Sequence[tuple[str, Sequence[str]]] = (),
+) -> str:
     """The whole report page for one comparison.
 
     Args:
         lessons: lesson results (`LessonResult.to_json(lang)`) run in the same session; each
             gets its own section after the comparison.
+        forks: the conversation's fork points, as (where, one line per branch): the report
+            is of the branch on screen, and this says which others exist.
     """
     base, aligned = c.base_name, c.aligned_name
     base_forced, aligned_forced = dict(c.base.forced), dict(c.aligned.forced)
@@ -352,8 +375,23 @@ def render_html(c: Comparison, lessons: list[Any] | None = None) -> str:
         f"<h3>Base ({_esc(base)}), context: {_esc(c.base.prompt.mode)}</h3>"
         f"<pre>{_esc(c.base.prompt.text)}</pre>"
         f"{settings_html}"
+        f"{_forks_section(forks)}"
         f"{''.join(lesson_section(x) for x in lessons or [])}"
         f"<script>{_JS}</script></body></html>"
+    )
+
+
+def _forks_section(forks: Sequence[tuple[str, Sequence[str]]]) -> str:
+    if not forks:
+        return ""
+    items = "".join(
+        f"<li>{_esc(where)}<ul>{''.join(f'<li>{_esc(b)}</li>' for b in branches)}</ul></li>"
+        for where, branches in forks
+    )
+    return (
+        "<h2>Forks in this conversation</h2><p class=note>This report shows the branch that "
+        "was on screen; these are the other replies at each point.</p>"
+        f"<ul>{items}</ul>"
     )
 
 

@@ -534,6 +534,7 @@ class PlaygroundApp(App[int]):
             other,
             vocab=mine.vocab if mine is not None else None,
             other_vocab=theirs.vocab if theirs is not None else None,
+            capabilities=mine.capabilities if mine is not None else None,
             forced=turn.forced.get(msg.index),
         )
 
@@ -787,7 +788,12 @@ class PlaygroundApp(App[int]):
                 folder / f"{name}.md", self.transcripts, self.specs, forks, depth
             )
             html = exports.write_html(
-                folder / f"{name}.html", self.transcripts, self.specs, self._lesson_figures()
+                folder / f"{name}.html",
+                self.transcripts,
+                self.specs,
+                self._lesson_figures(),
+                forks,
+                depth,
             )
         except OSError as exc:
             self._write_failed("export", folder, exc)

@@ -47,14 +47,14 @@ def forced_lines(turn: Turn) -> list[str]:
     return lines
 
 
-def fork_section(forks: Forks, depth_of: Mapping[int, int]) -> list[str]:
-    """Every point with more than one reply: each sibling, how it differs, which is shown."""
-    if not forks:
-        return []
-    lines = ["## Forks", ""]
+def fork_points(forks: Forks, depth_of: Mapping[int, int]) -> list[tuple[str, list[str]]]:
+    """Every point with more than one reply, as (where, one line per branch): how each
+    branch came about, which one is on screen, and how it begins."""
+    out = []
     for shown, siblings in forks:
         turn_no = depth_of.get(shown.id, 0) + 1
-        lines.append(f"- **{shown.side}**, turn {turn_no}: {len(siblings)} replies")
+        where = f"{shown.side}, turn {turn_no}: {len(siblings)} replies"
+        branches = []
         for n, sib in enumerate(siblings, 1):
             how = (
                 f"forked at token #{sib.fork.at}"
@@ -65,7 +65,20 @@ def fork_section(forks: Forks, depth_of: Mapping[int, int]) -> list[str]:
                 how = f"edited message {sib.user[:40]!r}"
             mark = " (on screen)" if sib is shown else ""
             preview = marked_reply(sib).replace("\n", " ")[:60]
-            lines.append(f"  - branch {n}{mark}: {how}: {preview!r}")
+            branches.append(f"branch {n}{mark}: {how}: {preview!r}")
+        out.append((where, branches))
+    return out
+
+
+def fork_section(forks: Forks, depth_of: Mapping[int, int]) -> list[str]:
+    """The Markdown list of every fork point."""
+    points = fork_points(forks, depth_of)
+    if not points:
+        return []
+    lines = ["## Forks", ""]
+    for where, branches in points:
+        lines.append(f"- {where}")
+        lines += [f"  - {b}" for b in branches]
     lines.append("")
     return lines
 
@@ -192,9 +205,12 @@ def write_html(
     transcripts: Mapping[str, SideTranscript],
     specs: Mapping[str, Any],
     lessons: list[Any] | None = None,
+    forks: Forks = (),
+    depth_of: Mapping[int, int] | None = None,
 ) -> Path | None:
-    """The analysis module's self-contained HTML report of the last turn; None until both
-    replies of that turn are finished and analysed.
+    """The analysis module's self-contained HTML report of the last turn on screen, with
+    the conversation's fork points listed; None until both replies of that turn are
+    finished and analysed.
 
     Args:
         lessons: the lessons run in this session (`LessonResult.to_json(lang)`), appended.
@@ -203,5 +219,6 @@ def write_html(
     if comparison is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(comparison, lessons), encoding="utf-8")
+    points = fork_points(forks, depth_of or {})
+    path.write_text(render_html(comparison, lessons, points), encoding="utf-8")
     return path

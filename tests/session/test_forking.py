@@ -132,3 +132,17 @@ def test_forcing_an_end_token_ends_the_branch(tiny_base: LlamaModel) -> None:
     branch, fin = run_fork(tiny_base, prompt, original[:2], [eos], 10)
     assert [e.id for e in branch] == [eos] and branch[0].is_eog
     assert fin.reason == StopReason.EOG and fin.tokens == 3
+
+
+def test_swap_across_vocabularies_hands_over_the_text_and_says_so(
+    tiny_base: LlamaModel, smollm2: LlamaModel
+) -> None:
+    """SmolLM2 (a 49k byte-level BPE vocabulary) given the tiny base model's " sat"."""
+    assert not same_vocabulary(smollm2.vocab, tiny_base.vocab)
+    base_reply, _ = run(tiny_base, [BOS, TOKEN_ID["Hello"]], max_tokens=3)
+    sat = base_reply[2]
+    assert sat.piece == b" sat"
+    given = handover(smollm2, tiny_base.vocab, sat)
+    assert given.ids == tuple(smollm2.tokenize(" sat", special=False))
+    assert smollm2.detokenize(given.ids) == b" sat"
+    assert "re-tokenized" in given.note and "' sat'" in given.note

@@ -296,3 +296,32 @@ async def test_the_tree_survives_kill_9_and_resume(
         assert base is not None and base.events and base.reason == "cancelled"
         assert (BASE_CYCLE_TEXT * 40).startswith(base.reply_text)
         assert "branch 1/2" in app.pane("aligned").body.document().plain
+
+
+async def test_exports_mark_forced_tokens_and_list_the_forks(
+    tiny_config: Config, data_dir: Path
+) -> None:
+    app = PlaygroundApp(tiny_config, max_tokens=24)
+    async with app.run_test(size=WIDE) as pilot:
+        original = await first_turn(pilot, app)
+        # "!" forced at #4: the aligned reply chain goes on from it
+        branch = app.fork(original, 4, [ALIGNED_REPLY[2]], "pick")
+        assert branch is not None
+        await wait_until(pilot, lambda: branch.analysis is not None)
+        p_before = branch.events[4].prob
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        md_file, html_file = (
+            next((data_dir / "exports").glob(f"*.{ext}")) for ext in ("md", "html")
+        )
+        md = md_file.read_text()
+        # the branch on screen, its forced token marked, then every fork point
+        assert "Hello world! ⟦!⟧ 日本🙂" in md
+        assert f"forced token #4 '!' (pick, p before forcing {p_before:.4f})" in md
+        assert "## Forks" in md and "aligned, turn 1: 2 replies" in md
+        assert "branch 1: first reply: 'Hello world! 日本🙂" in md
+        assert "branch 2 (on screen): forked at token #4: 'Hello world! ⟦!⟧" in md
+        html = html_file.read_text()
+        assert "tok forced" in html  # the forced token's span in the report
+        assert f"p before forcing {p_before:.4f}" in html
+        assert "Forks in this conversation" in html

@@ -1,9 +1,11 @@
-"""The models panel: pick a model per side from models.toml, load it, see GPU offload."""
+"""The models panel: pick a model per side from models.toml, load it, see where it runs, its
+GPU offload, and what its backend can do (what it cannot is greyed, with the reason)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
 from playground.config import ModelSpec
+from playground.engine.backend import Capabilities, describe_capabilities
 from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
@@ -21,6 +24,17 @@ if TYPE_CHECKING:
 def choice_label(spec: ModelSpec) -> str:
     """The models.toml name, with the role only where the name does not already say it."""
     return spec.name if spec.role in spec.name.lower() else f"{spec.name} ({spec.role})"
+
+
+def capability_lines(caps: Capabilities) -> str:
+    """One line per capability: a tick, or greyed with the reason the backend gave."""
+    lines = []
+    for label, supported, reason in describe_capabilities(caps):
+        if supported:
+            lines.append(f"  ✓ {escape(label)}")
+        else:
+            lines.append(f"  [dim]✗ {escape(label)}: {escape(reason)}[/dim]")
+    return "\n".join(lines)
 
 
 class ModelsScreen(ModalScreen[None]):
@@ -75,7 +89,8 @@ class ModelsScreen(ModalScreen[None]):
                 text = (
                     f"{info.name} · {info.architecture} · vocab {info.n_vocab} · "
                     f"n_ctx {info.n_ctx} · {info.n_threads} threads · loaded in "
-                    f"{info.load_s:.1f}s\n{offload}"
+                    f"{info.load_s:.1f}s\nruns {escape(info.runs_on)} · {offload}\n"
+                    f"{capability_lines(model.capabilities)}"
                 )
             else:
                 text = "no model"

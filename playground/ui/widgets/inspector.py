@@ -18,6 +18,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import Static
 
+from playground.engine.backend import Capabilities
 from playground.engine.trace import SampleTrace
 from playground.engine.types import TokenEvent, TokenKind
 from playground.engine.vocab import Vocab
@@ -43,9 +44,18 @@ def _delta(delta: float) -> str:
     return "-inf (banned)" if delta == -math.inf else f"{delta:+.2f}"
 
 
-def describe_trace(trace: Any, vocab: Vocab | None = None) -> Text:
-    """What the sampler chain and the tricks did to this token, in a line or two."""
+def describe_trace(
+    trace: Any, vocab: Vocab | None = None, capabilities: Capabilities | None = None
+) -> Text:
+    """What the sampler chain and the tricks did to this token, in a line or two.
+
+    Args:
+        capabilities: the producing backend's; one that keeps no trace says why.
+    """
     if trace is None:
+        why_not = capabilities.why_not("sampler_trace") if capabilities is not None else None
+        if why_not is not None:
+            return Text(f"sampler: not recorded on this backend: {why_not}", "dim")
         return Text("sampler: no trace recorded for this token", "dim")
     if not isinstance(trace, SampleTrace):
         return Text(f"sampler: {trace}", "dim")
@@ -135,6 +145,7 @@ class TokenInspector(Static):
         *,
         vocab: Vocab | None = None,
         other_vocab: Vocab | None = None,
+        capabilities: Capabilities | None = None,
         forced: ForcedToken | None = None,
     ) -> None:
         """Show one reply token.
@@ -142,6 +153,7 @@ class TokenInspector(Static):
         Args:
             vocab: the producing model's vocabulary (token kinds, names of moved tokens).
             other_vocab: the other model's, for its top-k list.
+            capabilities: the producing model's backend's, for what it cannot show.
             forced: set when the user chose this token (a fork or a swap).
         """
         head = Text()
@@ -155,7 +167,9 @@ class TokenInspector(Static):
             head.append(f" id {ev.id} {ev.kind.value}  FORCED  p before={ev.prob:.3f}")
         if other is not None and other.rank is not None and other.logprob is not None:
             cls = other.shift_class or "?"
-            head.append(f"  | {other_side}: rank {other.rank} p={math.exp(other.logprob):.3f} ")
+            head.append(
+                f"  | {other_side}: rank {other.rank_text} p={math.exp(other.logprob):.3f} "
+            )
             head.append(cls, CLASS_STYLE.get(cls, ""))
             if other.approximate:
                 head.append(" (approx.)", "italic")
@@ -180,7 +194,11 @@ class TokenInspector(Static):
         fixed = self.has_class("-token") and self.has_class("-compact") == compact
         self.add_class("-token")
         self.set_class(compact, "-compact")
-        last = describe_trace(ev.trace, vocab) if forced is None else describe_forced(forced, ev)
+        last = (
+            describe_trace(ev.trace, vocab, capabilities)
+            if forced is None
+            else describe_forced(forced, ev)
+        )
         self.update(Group(head, table, last), layout=not fixed)
 
     def on_click(self, event: events.Click) -> None:
