@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual import events
-from textual.widgets import Input, Select, Static
+from textual.widgets import Button, Input, Select, Static
 
 from playground.config import Config, load_config
 from playground.ui import app as app_module
@@ -79,7 +79,7 @@ async def test_f5_with_a_side_that_has_no_model(
         assert "broken.gguf" in str(status.render())
         # pick the good model for that side, load it, and it answers
         app.screen.query_one("#pick-aligned", Select).value = "tiny-aligned"
-        await pilot.click("#load-aligned")
+        app.screen.query_one("#load-aligned", Button).press()
         await wait_until(pilot, lambda: app.models["aligned"] is not None)
         await pilot.press("escape")
         assert app.pane("aligned").notice_text == ""
@@ -296,7 +296,7 @@ async def test_config_error_stays_in_the_panes_until_fixed(
         good.write_text(fixed)
         await pilot.press("f5")
         await pilot.pause()
-        await pilot.click("#reload-config")
+        app.screen.query_one("#reload-config", Button).press()
         await wait_until(pilot, lambda: all(app.models.values()))
         assert app.pane("base").notice_text == "" and app.pane("aligned").notice_text == ""
 
