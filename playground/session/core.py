@@ -46,6 +46,7 @@ from playground.session.turns import (
     SideTranscript,
     Turn,
 )
+from playground.templates.prompt import PromptSettings
 
 
 class Session:
@@ -74,12 +75,17 @@ class Session:
         self.models: dict[str, Backend | None] = dict.fromkeys(SIDES)
         self.specs: dict[str, Any] = dict.fromkeys(SIDES)
         """Each side's ModelSpec from models.toml, once its model has loaded."""
-        self.templates: dict[str, str] = {}
+        self.prompts: dict[str, PromptSettings] = {s: PromptSettings() for s in SIDES}
+        """Each side's template, system prompt, stop choice and injection switch."""
+        self._restored: dict[str, PromptSettings] = {}
+        """Prompt settings of a resumed conversation for a side whose model still loads."""
         self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
         self.load_errors: dict[str, str] = {}
         self.max_tokens_override: int | None = None
         self._scoring: set[int] = set()
         """Turns whose scoring has been handed out (each reply is scored once)."""
+        self._streams: dict[str, StreamJob] = {}
+        """The last stream handed out per side (stopped by `stop`, or by the next one)."""
 
     # ------------------------------------------------------------------ the file
 
@@ -207,11 +213,21 @@ class Session:
         tokens: Sequence[PromptToken],
         settings: Any = None,
         warnings: Sequence[str] = (),
+        *,
+        prompt_settings: PromptSettings | None = None,
+        markers: frozenset[int] = frozenset(),
+        user_specials: bool = False,
+        stop: Sequence[str] = (),
     ) -> None:
+        """The prompt a turn is built from, and the settings it was built with (saved, so a
+        resume restores them)."""
         turn.template = template
         turn.prompt = list(tokens)
         turn.prompt_text = text
         turn.settings = settings
+        turn.prompt_settings = prompt_settings
+        turn.markers = markers
+        turn.user_specials = user_specials
         self.record(
             "prompt",
             node=turn.id,
@@ -221,6 +237,10 @@ class Session:
             ids=[t.id for t in tokens],
             tokens=prompt_tokens_record(tokens),
             settings=jsonable(settings),
+            prompt_settings=jsonable(prompt_settings),
+            markers=sorted(markers),
+            user_specials=user_specials,
+            stop=list(stop),
             warnings=list(warnings),
         )
 
@@ -279,6 +299,13 @@ class Session:
         for ev in records:
             replayer.apply(ev)
         self.tree = replayer.finish()
+        for side, (prompt, sampler) in replayer.setups.items():
+            if prompt is not None:
+                self.prompts[side] = prompt
+                if self.models.get(side) is None:
+                    self._restored[side] = prompt
+            if sampler is not None:
+                self.settings[side] = sampler
         self._exchange = max((t.exchange for t in self.tree.turns.values()), default=0)
         self.store = store
         self._scoring = {t.id for t in self.tree.turns.values() if t.other}
@@ -290,12 +317,18 @@ class Session:
 
     # ------------------------------------------------------------------ sides
 
-    def model_ready(self, side: str, model: Backend, spec: Any, template: str) -> Backend | None:
-        """A side's model has loaded; returns the one it replaces (to close), if any."""
+    def model_ready(
+        self, side: str, model: Backend, spec: Any, prompt: PromptSettings | str
+    ) -> Backend | None:
+        """A side's model has loaded, with its default prompt settings (or just a template
+        name); settings restored by a resume while it loaded win. Returns the model it
+        replaces (to close), if any."""
         old = self.models.get(side)
         self.models[side] = model
         self.specs[side] = spec
-        self.templates[side] = template
+        if isinstance(prompt, str):
+            prompt = self.prompts[side].replace(template=prompt)
+        self.prompts[side] = self._restored.pop(side, prompt)
         self.load_errors.pop(side, None)
         return old if old is not None and old is not model else None
 
@@ -304,13 +337,35 @@ class Session:
         for the turns that need a model."""
         self.load_errors[side] = message
 
+    @property
+    def templates(self) -> dict[str, str]:
+        """Each side's template name (a view of `prompts`)."""
+        return {s: p.template for s, p in self.prompts.items()}
+
     def set_template(self, side: str, name: str) -> None:
         """Use this template from the next turn on."""
-        self.templates[side] = name
+        self.set_prompt_settings(side, self.prompts[side].replace(template=name))
+
+    def set_prompt_settings(self, side: str, prompt: PromptSettings) -> None:
+        """Template, system prompt, stops and injection for one side, from the next turn."""
+        self.prompts[side] = prompt
+        self._record_setup(side)
 
     def set_settings(self, side: str, settings: SamplerSettings) -> None:
         """Swap the settings object: a running stream picks it up at its next token."""
         self.settings[side] = settings
+        self._record_setup(side)
+
+    def _record_setup(self, side: str) -> None:
+        """Save a side's settings as they change (once the conversation has a file), so a
+        resume restores them exactly."""
+        if self.store is not None:
+            self.record(
+                "setup",
+                side=side,
+                prompt_settings=jsonable(self.prompts[side]),
+                settings=jsonable(self.settings[side]),
+            )
 
     def update_setting(self, side: str, **changes: Any) -> None:
         self.set_settings(side, dataclasses.replace(self.settings[side], **changes))
@@ -320,9 +375,27 @@ class Session:
 
     # ------------------------------------------------------------------ what runs
 
-    def stream_job(self, turn: Turn, prompt: Sequence[int]) -> StreamJob | None:
-        """The job that streams `turn`'s reply from `prompt`; None (and the turn marked
-        failed) when the side has no model."""
+    def _hand_out(self, job: StreamJob) -> StreamJob:
+        """A new stream on a side replaces the one before it: that one stops."""
+        old = self._streams.get(job.work.side)
+        if old is not None:
+            old.stop()
+        self._streams[job.work.side] = job
+        return job
+
+    def stop(self, side: str | None = None) -> None:
+        """Stop the streams (both sides, or one): each ends within a token, its reply kept
+        and marked stopped."""
+        for s, job in list(self._streams.items()):
+            if side is None or s == side:
+                job.stop()
+                del self._streams[s]
+
+    def stream_job(
+        self, turn: Turn, prompt: Sequence[int], stop: Sequence[str] = ()
+    ) -> StreamJob | None:
+        """The job that streams `turn`'s reply from `prompt`, ending before any of `stop`;
+        None (and the turn marked failed) when the side has no model."""
         side = turn.side
         model = self.models[side]
         if model is None:
@@ -336,11 +409,12 @@ class Session:
                 ids,
                 settings=live_settings(model, lambda: self.settings[side]),
                 max_tokens=max_tokens,
+                stop=tuple(stop),
                 top_k=5,
                 cancel=cancel,
             )
 
-        return StreamJob(Work(WorkKind.GENERATE, side, turn.id), open_stream)
+        return self._hand_out(StreamJob(Work(WorkKind.GENERATE, side, turn.id), open_stream))
 
     def fork_job(
         self,
@@ -380,7 +454,7 @@ class Session:
                 top_k=5,
             )
 
-        return StreamJob(Work(WorkKind.GENERATE, side, new.id), open_stream)
+        return self._hand_out(StreamJob(Work(WorkKind.GENERATE, side, new.id), open_stream))
 
     def typed_fork_job(self, turn: Turn, at: int, text: str) -> StreamJob | None:
         """Fork with the user's text, tokenized by this side's model (special tokens too)."""

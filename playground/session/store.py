@@ -19,10 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, StopReason, TokenKind
+from playground.sampling.presets import PresetError, settings_from_mapping
 from playground.session.records import token_from_record, view_from_record
 from playground.session.tree import ConversationTree
 from playground.session.turns import SIDES, ForcedToken, ForkOrigin, OtherView, PromptToken, Turn
+from playground.templates.prompt import PromptSettings
 
 
 class Appender(Protocol):
@@ -106,6 +109,9 @@ class Replayer:
         self.tree = tree if tree is not None else ConversationTree()
         self._exchange = 0
         self.skipped = 0
+        self.setups: dict[str, tuple[PromptSettings | None, SamplerSettings | None]] = {}
+        """Each side's last saved prompt and sampler settings (from `setup` and `prompt`
+        records), for a resume to restore."""
 
     def apply(self, ev: Mapping[str, Any]) -> None:
         """Apply one record; a record that names no known turn, or is damaged, is skipped."""
@@ -141,11 +147,26 @@ class Replayer:
         elif kind == "clear":
             for side in SIDES:
                 tree.cut(side, 0)
+        elif kind == "setup":
+            self._setup(ev)
         elif kind in ("prompt", "tokens", "finish", "error", "scores"):
             target = self._target(ev)
+            if kind == "prompt":
+                self._setup(ev)
             if target is None:
                 raise BadRecord("no such turn")
             apply_turn_record(target, kind, ev)
+
+    def _setup(self, ev: Mapping[str, Any]) -> None:
+        """A side's settings as saved; a part that does not read back keeps the last one."""
+        side = ev.get("side")
+        if side not in SIDES:
+            return
+        prompt, sampler = self.setups.get(side, (None, None))
+        self.setups[side] = (
+            read_prompt_settings(ev.get("prompt_settings")) or prompt,
+            read_sampler_settings(ev.get("settings")) or sampler,
+        )
 
     def _node(self, ev: Mapping[str, Any]) -> None:
         fork = ev.get("fork")
@@ -198,11 +219,17 @@ def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
     """
     if kind == "prompt":
         template, text = _str(ev["template"]), _str(ev["text"])
+        prompt_settings = read_prompt_settings(ev.get("prompt_settings"))
+        settings = read_sampler_settings(ev.get("settings"))
+        markers = frozenset(_int(i) for i in ev.get("markers") or ())
+        user_specials = bool(ev.get("user_specials", False))
         prompt = [
             PromptToken(_int(i), bytes.fromhex(p), TokenKind(k), bool(sp))
             for i, p, k, sp in ev.get("tokens", [])
         ]
         turn.template, turn.prompt_text, turn.prompt = template, text, prompt
+        turn.prompt_settings, turn.settings = prompt_settings, settings
+        turn.markers, turn.user_specials = markers, user_specials
     elif kind == "tokens":
         records = ev["tokens"]
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
@@ -213,7 +240,7 @@ def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
             reason=StopReason(ev["reason"]),
             tokens=_int(ev["tokens"]),
             elapsed_s=_num(ev["elapsed_s"]),
-            text="".join(e.text for e in turn.events),
+            text=_str(ev.get("text", "".join(e.text for e in turn.events))),
             prompt_tokens=_int(ev["prompt_tokens"]),
             reused_tokens=_int(ev["reused_tokens"]),
         )
@@ -229,6 +256,26 @@ def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
             else None
             for r, c in zip(ev["ranks"], ev["classes"], strict=False)
         ]
+
+
+def read_prompt_settings(rec: Any) -> PromptSettings | None:
+    """Saved prompt settings, or None where there are none or they do not read back."""
+    if not isinstance(rec, Mapping):
+        return None
+    try:
+        return PromptSettings.from_mapping(rec)
+    except ValueError:
+        return None
+
+
+def read_sampler_settings(rec: Any) -> SamplerSettings | None:
+    """Saved sampler settings, or None where there are none or they do not read back."""
+    if not isinstance(rec, Mapping):
+        return None
+    try:
+        return settings_from_mapping(rec)
+    except (PresetError, ValueError, TypeError):
+        return None
 
 
 def replay_tree(records: Iterable[Mapping[str, Any]]) -> ConversationTree:

@@ -28,10 +28,18 @@ from textual.worker import Worker, WorkerState
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
 from playground.engine.backend import Backend
 from playground.engine.settings import SamplerSettings
+from playground.engine.types import Finished
 from playground.session.core import Session
 from playground.session.jobs import CallJob, Notice, StreamJob, Work, WorkKind
 from playground.session.turns import OTHER, SIDES, SideTranscript, Turn
 from playground.templates.gguf_check import gguf_template_problem
+from playground.templates.prompt import (
+    PromptSettings,
+    TemplateProblem,
+    build_prompt,
+    default_settings,
+    reply_stops,
+)
 from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (
     DATA_DIR_ENV,
@@ -43,7 +51,6 @@ from playground.ui.conversation_store import (
 )
 from playground.ui.frames import FrameClock
 from playground.ui.keys import APP_KEYS, bindings, palette_commands
-from playground.ui.prompting import TemplateProblem, build_prompt, default_template
 from playground.ui.screens.fork import ForkChoice, ForkScreen, fork_choices
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
@@ -139,6 +146,11 @@ class PlaygroundApp(App[int]):
     @property
     def templates(self) -> dict[str, str]:
         return self.session.templates
+
+    @property
+    def prompts(self) -> dict[str, PromptSettings]:
+        """Each side's template, system prompt, stop choice and injection switch."""
+        return self.session.prompts
 
     @property
     def settings(self) -> dict[str, SamplerSettings]:
@@ -260,8 +272,9 @@ class PlaygroundApp(App[int]):
         self._launch(CallJob(Work(WorkKind.LOAD, side), lambda: (open_model(spec), spec)))
 
     def _model_ready(self, side: str, model: Backend, spec: ModelSpec) -> None:
-        template = default_template(model, spec.template)
-        old = self.session.model_ready(side, model, spec, template)
+        defaults = default_settings(model, spec.template, spec.system, spec.role)
+        old = self.session.model_ready(side, model, spec, defaults)
+        template = self.prompts[side].template
         pane = self.pane(side)
         pane.loading = False
         pane.model_name = spec.name
@@ -347,10 +360,10 @@ class PlaygroundApp(App[int]):
         side, text = turn.side, turn.user
         model = self.models[side]
         before = self.session.tree.before(turn)
-        template = self.templates.get(side, "none")
+        ps = self.prompts[side]
         settings = self.settings[side]
-        if turn.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
-            template = "urial"
+        urial = turn.mode == "chat" and side == "base" and settings.urial_prompt
+        template = "urial" if urial else ps.template
         # document mode: a message extends this side's document (its text and its own
         # continuation so far); an empty one just continues it
         document = before.document() if turn.mode == "document" else ""
@@ -368,12 +381,22 @@ class PlaygroundApp(App[int]):
             return
         try:
             history = before.history() if turn.mode == "chat" else []
-            prompt = build_prompt(model, template, turn.mode, history, document + text)
+            prompt = build_prompt(model, ps, turn.mode, history, document + text, urial=urial)
         except TemplateProblem as exc:
             self._fail_turn(turn, f"template {template!r} failed: {exc}")
             return
+        stop = reply_stops(settings.stop, prompt, ps)
         self.session.set_prompt(
-            turn, prompt.template, prompt.text, prompt.tokens, settings, prompt.warnings
+            turn,
+            prompt.template,
+            prompt.text,
+            prompt.tokens,
+            settings,
+            prompt.warnings,
+            prompt_settings=ps,
+            markers=prompt.markers,
+            user_specials=prompt.user_specials,
+            stop=stop,
         )
         for warning in prompt.warnings:
             self.notify(f"{side}: {warning}", severity="warning")
@@ -383,7 +406,7 @@ class PlaygroundApp(App[int]):
             self._fail_turn(turn, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
             return
         pane.set_status("prompt...")
-        self._launch(self.session.stream_job(turn, prompt.ids))
+        self._launch(self.session.stream_job(turn, prompt.ids, stop))
 
     def _turn(self, node: int | None) -> Turn | None:
         return self.session.turn(node) if node is not None else None
@@ -404,12 +427,8 @@ class PlaygroundApp(App[int]):
             return
         fin = msg.finished
         self.session.finish(turn, fin)
-        shown = "stopped" if fin.reason.value == "cancelled" else fin.reason.value
         pane = self.pane(msg.work.side)
-        pane.set_status(
-            f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
-            f"prompt {fin.prompt_tokens} ({fin.reused_tokens} cached)"
-        )
+        pane.set_status(stats_line(fin))
         # the last paint of a turn is not throttled: the finished reply shows at once
         pane.refresh_body()
         for job in self.session.score_jobs(turn):
@@ -652,6 +671,7 @@ class PlaygroundApp(App[int]):
 
     def action_stop(self) -> None:
         """Esc: stop both streams; the partial replies stay, marked stopped."""
+        self.session.stop()
         for side in SIDES:
             self.workers.cancel_group(self, Work(WorkKind.GENERATE, side).group)
 
@@ -746,6 +766,10 @@ class PlaygroundApp(App[int]):
         store.on_problem = self._store_problem
         skipped = log.skipped + self.session.resume(log.events, store)
         self._repaint_panes()
+        for side in SIDES:
+            last = self.transcripts[side].last
+            if last is not None and last.finished is not None:
+                self.pane(side).set_status(stats_line(last.finished))
         self._show_shift(self.transcripts["aligned"].last)
         turns = len(self.transcripts["base"].turns)
         if skipped:
@@ -859,6 +883,10 @@ class PlaygroundApp(App[int]):
         self.pane(side).set_status(f"template {name} (applies to the next turn)")
         self.pane(side).set_notice(None)  # a broken GGUF template no longer matters
 
+    def set_prompt_settings(self, side: str, prompt: PromptSettings) -> None:
+        """Template, system prompt, stops and injection for one side, from the next turn."""
+        self.session.set_prompt_settings(side, prompt)
+
     def set_settings(self, side: str, settings: SamplerSettings) -> None:
         """Swap the settings object: a running stream picks it up at its next token."""
         self.session.set_settings(side, settings)
@@ -876,6 +904,15 @@ class PlaygroundApp(App[int]):
     def on_unmount(self) -> None:
         if self.store is not None:
             self.store.close()
+
+
+def stats_line(fin: Finished) -> str:
+    """A finished reply's status line: length, speed, why it ended, prompt reuse."""
+    shown = "stopped" if fin.reason.value == "cancelled" else fin.reason.value
+    return (
+        f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
+        f"prompt {fin.prompt_tokens} ({fin.reused_tokens} cached)"
+    )
 
 
 COMMANDS: tuple[tuple[str, str, str], ...] = tuple(palette_commands())
