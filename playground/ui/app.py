@@ -628,7 +628,17 @@ class PlaygroundApp(App[int]):
             return None
         self._launch(job)  # exclusive: the side's running stream stops first
         self.pane(job.work.side).set_status(f"forked: {job.work.side} goes on from your token")
+        self._branch_shown(job.work.side)
         return self._turn(job.work.node)
+
+    def _branch_shown(self, side: str) -> None:
+        """Another branch is on screen: the inspector's token may be gone with the old
+        one, and the shift bar follows the aligned branch shown."""
+        if self.selected is not None and self.selected_token() is None:
+            self.selected = None
+            self.query_one(TokenInspector).clear_token()
+        if side == "aligned":
+            self._show_shift(self.transcripts["aligned"].last)
 
     @on(ModelPane.Branch)
     def _branch(self, msg: ModelPane.Branch) -> None:
@@ -664,8 +674,7 @@ class PlaygroundApp(App[int]):
         pane.cursor = -1
         pane.set_status(f"branch {place.index + 1}/{place.count}")
         pane.mark_dirty()
-        if turn.side == "aligned":
-            self._show_shift(self.transcripts["aligned"].last)
+        self._branch_shown(turn.side)
 
     # ------------------------------------------------------------------ actions
 
