@@ -8,6 +8,7 @@ vocabularies), so pieces are read here with a larger buffer, retried on a negati
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,4 +129,34 @@ def load_vocab(llama_cpp: Any, vocab_ptr: Any) -> Vocab:
         eos=opt(int(llama_cpp.llama_vocab_eos(vocab_ptr))),
         eot=opt(int(llama_cpp.llama_vocab_eot(vocab_ptr))),
         add_bos=bool(llama_cpp.llama_vocab_get_add_bos(vocab_ptr)),
+    )
+
+
+def vocab_from_pieces(
+    pieces: Sequence[bytes],
+    kinds: Mapping[int, TokenKind],
+    *,
+    eog: frozenset[int],
+    bos: int | None,
+    eos: int | None,
+    eot: int | None,
+    add_bos: bool,
+) -> Vocab:
+    """A Vocab from pieces read some other way than llama.cpp's C API (a server's).
+
+    Args:
+        kinds: the kind of each token that is not NORMAL.
+    """
+    code_of = {k: i for i, k in enumerate(_KIND_CODES)}
+    codes = np.zeros(len(pieces), dtype=np.uint8)
+    for tok, kind in kinds.items():
+        codes[tok] = code_of[kind]
+    return Vocab(
+        pieces=tuple(pieces),
+        kind_codes=codes,
+        eog=eog,
+        bos=bos,
+        eos=eos,
+        eot=eot,
+        add_bos=add_bos,
     )
