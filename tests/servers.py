@@ -89,7 +89,7 @@ def _wait_healthy(
     context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"llama-server exited:\n{server.log_tail()}")
+            raise RuntimeError(f"the server exited:\n{server.log_tail()}")
         try:
             req = urllib.request.Request(server.url + "/health", headers=headers)
             with urllib.request.urlopen(req, timeout=2, context=context) as resp:
@@ -98,7 +98,7 @@ def _wait_healthy(
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"llama-server was not healthy within {timeout} s:\n{server.log_tail()}")
+    raise RuntimeError(f"the server was not healthy within {timeout} s:\n{server.log_tail()}")
 
 
 @contextlib.contextmanager
@@ -178,3 +178,74 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
         capture_output=True,
     )
     return cert, key
+
+
+# --------------------------------------------------------------------------- vLLM
+
+VLLM_HINT = "set it up with scripts/setup_vllm.sh (a 3.5 GB venv; about 3 minutes)"
+
+
+def vllm_python() -> Path | None:
+    """The python of the vLLM venv scripts/setup_vllm.sh made, if it is ready."""
+    cache = Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
+    venv = cache / "vllm-venv"
+    return venv / "bin" / "python" if (venv / ".ready").is_file() else None
+
+
+def hf_folder(name: str) -> Path:
+    cache = Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
+    return cache / name
+
+
+def require_vllm() -> Path:
+    py = vllm_python()
+    if py is None:
+        message = f"vLLM is not set up: {VLLM_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return py
+
+
+@contextlib.contextmanager
+def vllm_server(
+    model_dir: Path, served_name: str, *, workdir: Path, max_model_len: int = 2048
+) -> Iterator[RunningServer]:
+    """Run vLLM's OpenAI server on 127.0.0.1, on the CPU, in float32 (bf16 moves far ranks)."""
+    py = require_vllm()
+    if not (model_dir / "config.json").is_file():
+        message = f"{model_dir} is not converted: {VLLM_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    args = [
+        str(py), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+        "--served-model-name", served_name, "--host", "127.0.0.1", "--port", str(port),
+        "--dtype", "float32", "--enforce-eager", "--max-model-len", str(max_model_len),
+        "--max-logprobs", "20",
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "VLLM_CPU_OMP_THREADS_BIND": "all",
+    }
+    log = workdir / f"vllm-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
+    server = RunningServer(f"http://127.0.0.1:{port}", proc, log)
+    try:
+        _wait_healthy(server, 600, None)
+        yield server
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)

@@ -244,9 +244,14 @@ class LlamaServerBackend:
         raise ServerProtocolError(self.client.url, "/v1/models gives no meta for the model")
 
     def _architecture(self) -> str:
-        # The server does not say; the chat markers in the vocabulary tell the family the
-        # playground's template defaults care about.
-        if self.vocab.ids_of_piece(b"<start_of_turn>"):
+        # The server does not say. The one family the playground's template defaults pick by
+        # architecture is Gemma, and its vocabulary shows it: <bos> and <start_of_turn>.
+        bos = self.vocab.bos
+        if (
+            bos is not None
+            and self.vocab.pieces[bos] == b"<bos>"
+            and self.vocab.ids_of_piece(b"<start_of_turn>")
+        ):
             return "gemma (from its vocabulary)"
         return "unknown (served by llama-server)"
 

@@ -50,6 +50,7 @@ from playground.engine.types import (
     StopReason,
     StreamItem,
     TokenEvent,
+    TokenKind,
     TopEntry,
 )
 from playground.engine.utf8 import IncrementalText
@@ -147,6 +148,11 @@ class VLLMBackend:
         hf = load_hf_tokenizer(folder)
         self.vocab: Vocab = hf.vocab
         self.byte_level = hf.byte_level
+        self._special_texts = [
+            p.decode("utf-8", "replace")
+            for t, p in enumerate(self.vocab.pieces)
+            if p and self.vocab.kind(t) in (TokenKind.CONTROL, TokenKind.USER_DEFINED)
+        ]
         self._bos_added_by_server = self._server_adds_bos()
         notes = {}
         if self.vocab.bos is not None and not self._bos_added_by_server:
@@ -239,11 +245,7 @@ class VLLMBackend:
             RemoteError: the server failed.
         """
         data = text if isinstance(text, str) else text.decode("utf-8", errors="strict")
-        if not special and any(
-            self.vocab.pieces[t] and self.vocab.pieces[t].decode("utf-8", "replace") in data
-            for t in range(self.vocab.size)
-            if self.vocab.is_special(t)
-        ):
+        if not special and any(t in data for t in self._special_texts):
             raise Unsupported(
                 self.info.name,
                 "tokenizing special-token text as plain text",
