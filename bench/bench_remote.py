@@ -69,7 +69,7 @@ def raw_stream(client: HttpClient, prompt: list[int], n: int) -> float:
 
 def backend_stream(model: Any, prompt: list[int], n: int) -> float:
     """(b) the backend's stream with top-5. Returns tok/s over the same span as (a)."""
-    from playground.engine.settings import SamplerSettings
+    from playground.sampling.settings import SamplerSettings
 
     ban_eog = SamplerSettings(logit_bias=tuple((t, -1e9) for t in model.vocab.eog))
     count = 0

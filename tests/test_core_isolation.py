@@ -14,6 +14,8 @@ CORE = [
     "playground.sampling",
     "playground.templates",
     "playground.analysis",
+    "playground.session.core",
+    "playground.session.forking",
     "playground.cli.main",
 ]
 

@@ -20,7 +20,7 @@ from playground.analysis.contexts import (
     base_prompt,
 )
 from playground.analysis.shift import ShiftAnalysis, ShiftClass, TokenShift, analyse_reply
-from playground.engine.llama_model import LlamaModel
+from playground.engine.backend import Backend
 from playground.engine.types import Finished, TokenEvent, TopEntry
 from playground.engine.utf8 import hex_escape
 from playground.sampling.settings import SamplerSettings
@@ -63,7 +63,7 @@ class Comparison:
 
 
 def generate(
-    model: LlamaModel,
+    model: Backend,
     prompt: Prompt,
     *,
     settings: SamplerSettings,
@@ -86,8 +86,8 @@ def generate(
 
 
 def run_comparison(
-    base: LlamaModel,
-    aligned: LlamaModel,
+    base: Backend,
+    aligned: Backend,
     query: str,
     *,
     base_context: BaseContext = "urial",

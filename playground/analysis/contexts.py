@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from playground.engine.llama_model import LlamaModel
+from playground.engine.backend import Backend
 from playground.templates.base import Template
 from playground.templates.registry import resolve_template
 
@@ -38,13 +38,13 @@ class Prompt:
     """Strings that end a reply in this layout (URIAL's '# Query')."""
 
 
-def _special_text(model: LlamaModel, token: int | None) -> str:
+def _special_text(model: Backend, token: int | None) -> str:
     if token is None:
         return ""
     return model.vocab.pieces[token].decode("utf-8", errors="replace")
 
 
-def _render(template: Template, model: LlamaModel, query: str) -> str:
+def _render(template: Template, model: Backend, query: str) -> str:
     """One user message with the generation prompt, BOS/EOS text of `model` (who reads it)."""
     return template.render(
         [{"role": "user", "content": query}],
@@ -54,7 +54,7 @@ def _render(template: Template, model: LlamaModel, query: str) -> str:
     )
 
 
-def _ids(model: LlamaModel, text: str) -> tuple[int, ...]:
+def _ids(model: Backend, text: str) -> tuple[int, ...]:
     """Tokenize a prompt, special tokens parsed, BOS added once if the model wants one."""
     ids = model.tokenize(text, special=True, add_bos=False)
     bos = model.vocab.bos
@@ -65,12 +65,12 @@ def _ids(model: LlamaModel, text: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
-def chat_template(model: LlamaModel) -> Template:
+def chat_template(model: Backend) -> Template:
     """The model's own chat template, or its family default when the GGUF has none."""
     return resolve_template("default", model.info, model.vocab)
 
 
-def aligned_prompt(model: LlamaModel, query: str) -> Prompt:
+def aligned_prompt(model: Backend, query: str) -> Prompt:
     """The aligned model's own chat template around the query."""
     template = chat_template(model)
     text = _render(template, model, query)
@@ -78,7 +78,7 @@ def aligned_prompt(model: LlamaModel, query: str) -> Prompt:
 
 
 def base_prompt(
-    model: LlamaModel, query: str, mode: BaseContext, aligned: LlamaModel | None = None
+    model: Backend, query: str, mode: BaseContext, aligned: Backend | None = None
 ) -> Prompt:
     """The base model's context.
 

@@ -4,7 +4,7 @@ URIAL (Lin et al. 2023) gives the base model the query and the aligned model's r
 and asks where the aligned model's next token ranks in the base model's distribution:
 rank 1 is unshifted, 2-3 marginal, 4 or worse shifted. Here the rank is over the full
 vocabulary by token id (their code ranked inside a top-k list by decoded string), and the
-reply is scored in one batched, teacher-forced pass (`LlamaModel.score`), never one forward
+reply is scored in one batched, teacher-forced pass (`Backend.score`), never one forward
 pass per position as their analysis code does.
 
 Where each number comes from:
@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from playground.analysis.align import Span, align_spans, spans_of
-from playground.engine.llama_model import LlamaModel
+from playground.engine.backend import Backend
 from playground.engine.topk import FloatArray, top_k_ids
 from playground.engine.types import ScoredToken, TokenEvent, TopEntry
 from playground.engine.vocab import Vocab
@@ -240,7 +240,7 @@ class _CrossPlan:
     """Producer index of a special token -> whether its scoring counterpart is the same piece."""
 
 
-def _plan_cross_vocab(reply: Sequence[int], producer: LlamaModel, scorer: LlamaModel) -> _CrossPlan:
+def _plan_cross_vocab(reply: Sequence[int], producer: Backend, scorer: Backend) -> _CrossPlan:
     """Re-tokenize the reply text with the scorer, special tokens mapped between the texts."""
     pv, sv = producer.vocab, scorer.vocab
     scorer_ids: list[int] = []
@@ -293,8 +293,8 @@ def _plan_cross_vocab(reply: Sequence[int], producer: LlamaModel, scorer: LlamaM
 
 
 def analyse_reply(
-    producer: LlamaModel,
-    scorer: LlamaModel,
+    producer: Backend,
+    scorer: Backend,
     *,
     producer_context: Sequence[int],
     scorer_context: Sequence[int],

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from playground.config import Config, ConfigError, load_config, open_model
+from playground.config import Config, ConfigError, load_config, open_model, open_path
+from playground.engine.backend import Backend
 from playground.engine.errors import EngineError
-from playground.engine.llama_model import LlamaModel, LoadOptions
 
 
 class CliError(Exception):
@@ -27,11 +27,11 @@ def is_model_path(model_id: str) -> bool:
     return model_id.endswith(".gguf") or Path(model_id).is_file()
 
 
-def open_by_id(args: argparse.Namespace, model_id: str, models_sharing: int = 1) -> LlamaModel:
+def open_by_id(args: argparse.Namespace, model_id: str, models_sharing: int = 1) -> Backend:
     """A model id from models.toml, or a direct path to a .gguf file."""
     try:
         if is_model_path(model_id):
-            return LlamaModel(model_id, LoadOptions())
+            return open_path(model_id)
         config = config_from(args)
         return open_model(config.model(model_id), models_sharing)
     except (ConfigError, EngineError) as exc:

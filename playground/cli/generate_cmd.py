@@ -11,7 +11,7 @@ from playground.cli.common import CliError, config_from, fail, is_model_path, op
 from playground.engine.errors import EngineError
 from playground.engine.types import Finished, TokenEvent
 from playground.engine.utf8 import hex_escape
-from playground.sampling import cli_args, factory_for, load_user_presets
+from playground.sampling import cli_args, load_user_presets
 from playground.sampling.presets import PresetError
 from playground.sampling.settings import SamplerSettings
 
@@ -73,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
             max_tokens=max_tokens,
             stop=stop,
             top_k=args.n_probs,
-            make_sampler=factory_for(model),
         ):
             if isinstance(item, TokenEvent):
                 if args.json:

@@ -14,7 +14,7 @@ from typing import Any
 
 from playground.cli.common import CliError, config_from, fail, is_model_path, open_by_id
 from playground.config import ConfigError
-from playground.engine.llama_model import LlamaModel
+from playground.engine.backend import Backend
 from playground.templates import (
     LlamaTokenizer,
     Message,
@@ -102,7 +102,7 @@ def read_messages(path: str) -> list[Message]:
 
 
 def _choose_template(
-    args: argparse.Namespace, model: LlamaModel | None
+    args: argparse.Namespace, model: Backend | None
 ) -> tuple[Template, str | None]:
     """The template to use and, when it was chosen for the user, why."""
     name: str | None = args.template
@@ -155,7 +155,7 @@ def print_view(template: Template, view: TokenView, reason: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model: LlamaModel | None = None
+    model: Backend | None = None
     try:
         if args.messages is not None:
             messages = read_messages(args.messages)

@@ -9,6 +9,7 @@ from playground.config.registry import (
     load_config,
     model_status,
     open_model,
+    open_path,
     resolve_model_path,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "load_config",
     "model_status",
     "open_model",
+    "open_path",
     "resolve_model_path",
 ]

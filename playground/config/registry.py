@@ -91,11 +91,26 @@ def load_options(spec: ModelSpec, models_sharing: int = 2) -> LoadOptions:
     return LoadOptions(n_ctx=spec.n_ctx, n_threads=threads, n_gpu_layers=spec.n_gpu_layers)
 
 
-def open_model(spec: ModelSpec, models_sharing: int = 2) -> LlamaModel:
-    """Load a model entry. Raises EngineError subclasses with user-facing messages."""
+def open_model(spec: ModelSpec, models_sharing: int = 2) -> Backend:
+    """Load a model entry on its backend (the factory of the contract): in-process for a
+    GGUF, over HTTP for a server kind.
+
+    Raises:
+        EngineError: a subclass with a user-facing message (file missing, not a GGUF, a
+            server that is down or serves another model, ...).
+    """
     if spec.is_remote:
-        return open_remote(spec)  # type: ignore[return-value]
+        return open_remote(spec)
     return LlamaModel(resolve_model_path(spec), load_options(spec, models_sharing))
+
+
+def open_path(path: str | Path) -> Backend:
+    """Load a GGUF file given by path, in-process, with the default options.
+
+    Raises:
+        EngineError: as open_model.
+    """
+    return LlamaModel(path, LoadOptions())
 
 
 @dataclass(frozen=True)

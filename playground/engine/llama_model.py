@@ -25,6 +25,14 @@ from typing import Any
 import numpy as np
 
 from playground.engine import logs
+from playground.engine.backend import (
+    CancelCheck,
+    Capabilities,
+    RowHook,
+    SettingsSource,
+    Unsupported,
+    in_process_capabilities,
+)
 from playground.engine.errors import DecodeError, ModelLoadError, PromptTooLong
 from playground.engine.gguf_file import check_gguf
 from playground.engine.topk import FloatArray, logsumexp, rank_of, top_k_ids
@@ -44,14 +52,8 @@ from playground.sampling.settings import SamplerSettings
 
 GREEDY = SamplerSettings()
 
-SettingsSource = SamplerSettings | Callable[[], SamplerSettings]
-"""Fixed settings, or a callable read before every token (live changes)."""
-
 SamplerFactory = Callable[[SamplerSettings, Vocab, Sequence[int], Sequence[int]], Any]
 """(settings, vocab, prompt, generated so far) -> an object with sample/accept/close."""
-
-RowHook = Callable[[int, FloatArray, float], None]
-"""(continuation index, raw logits row, logsumexp): the row is only valid during the call."""
 
 SCORE_OUTPUTS_PER_DECODE = 64
 """Rows of logits per scoring decode: 64 x 262k x 4 bytes is 64 MiB of output buffer."""
@@ -60,15 +62,6 @@ SCORE_OUTPUTS_PER_DECODE = 64
 def default_threads(models_sharing: int = 2) -> int:
     """Threads per model so that the pair together uses each core once."""
     return max(1, (os.cpu_count() or 2) // max(1, models_sharing))
-
-
-def _default_sampler(
-    settings: SamplerSettings, vocab: Vocab, prompt: Sequence[int], generated: Sequence[int]
-) -> Any:
-    # Imported here: the sampling package's factory module imports this one's types.
-    from playground.sampling.factory import make_sampler
-
-    return make_sampler(settings, vocab, prompt, generated)
 
 
 @dataclass(frozen=True)
@@ -93,7 +86,11 @@ def _int(value: str | None) -> int:
 
 
 class LlamaModel:
-    """A loaded GGUF model: tokenize, stream tokens with probabilities, score continuations."""
+    """A loaded GGUF model: tokenize, stream tokens with probabilities, score continuations.
+
+    The in-process backend of the contract (`playground.engine.backend.Backend`): it sees
+    every logit, so it has every capability.
+    """
 
     def __init__(self, path: str | os.PathLike[str], options: LoadOptions | None = None) -> None:
         """Load the model.
@@ -148,6 +145,7 @@ class LlamaModel:
         self._cached: list[int] = []
         self._closed = False
         meta = {str(k): str(v) for k, v in self._llama.metadata.items()}
+        self.capabilities: Capabilities = in_process_capabilities(self.vocab.size)
         self.info = ModelInfo(
             path=p,
             name=meta.get("general.name") or os.path.basename(p),
@@ -304,8 +302,9 @@ class LlamaModel:
         max_tokens: int = 256,
         stop: Sequence[str] = (),
         top_k: int = 5,
-        cancel: Callable[[], bool] | None = None,
-        make_sampler: SamplerFactory = _default_sampler,
+        cancel: CancelCheck | None = None,
+        turn_start: int | None = None,
+        make_sampler: SamplerFactory | None = None,
     ) -> Iterator[StreamItem]:
         """Generate from `prompt`, one TokenEvent per token, then one Finished.
 
@@ -313,13 +312,36 @@ class LlamaModel:
         before every decode, so it takes effect within one token. The model's lock is held
         while the generator runs; close it (or run it to the end) to release the model.
 
+        Args:
+            turn_start: where the user's turn begins in the prompt (the diversity rule).
+            make_sampler: the sampler factory; None builds the full one for this model (DRY
+                and text biases included, see playground.sampling.factory).
+
         Raises:
             PromptTooLong: the prompt does not leave room for one generated token.
+            Unsupported: top_k above the vocabulary size.
             DecodeError: llama.cpp failed to decode.
         """
         tokens = list(prompt)
         self._check_fits(len(tokens), reserve=1)
+        self._check_top_k(top_k)
+        if make_sampler is None:
+            make_sampler = self._sampler_factory(turn_start)
         return self._stream(tokens, settings, max_tokens, tuple(stop), top_k, cancel, make_sampler)
+
+    def _check_top_k(self, top_k: int) -> None:
+        if top_k > self.capabilities.max_top_k:
+            raise Unsupported(
+                self.info.name,
+                f"a top-{top_k}",
+                f"the vocabulary has {self.capabilities.max_top_k} tokens",
+            )
+
+    def _sampler_factory(self, turn_start: int | None) -> SamplerFactory:
+        # Imported here: the sampling package's chain imports this package's types.
+        from playground.sampling.factory import factory_for
+
+        return factory_for(self, turn_start)
 
     def _stream(
         self,
@@ -328,7 +350,7 @@ class LlamaModel:
         max_tokens: int,
         stop: tuple[str, ...],
         top_k: int,
-        cancel: Callable[[], bool] | None,
+        cancel: CancelCheck | None,
         make_sampler: SamplerFactory,
     ) -> Iterator[StreamItem]:
         with self._lock:
@@ -435,6 +457,7 @@ class LlamaModel:
             raise ValueError("score() needs a non-empty context (at least BOS)")
         full = ctx_toks + cont
         self._check_fits(len(full))
+        self._check_top_k(top_k)
         if not cont:
             return []
         first_out = len(ctx_toks) - 1

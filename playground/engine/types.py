@@ -120,8 +120,17 @@ class ScoredToken:
     id: int
     logprob: float
     rank: int
-    """1 + the number of vocabulary entries with a strictly higher logit."""
+    """1 + the number of vocabulary entries with a strictly higher logit. When `rank_exact`
+    is False the backend only saw its top-k: the true rank is at least this (k + 1)."""
     top: tuple[TopEntry, ...]
+    rank_exact: bool = True
+    """False when the token fell outside the top-k a backend without full-vocabulary ranks
+    returns (see Capabilities.full_vocab_ranks)."""
+
+    @property
+    def rank_text(self) -> str:
+        """The rank as shown: "3", or ">5" when only a bound is known."""
+        return str(self.rank) if self.rank_exact else f">{self.rank - 1}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +173,5 @@ class ModelInfo:
     offload: OffloadInfo | None = None
     sliding_window: int = 0
     load_s: float = 0.0
+    runs_on: str = "in-process (llama.cpp)"
+    """Where the model runs, for the Models panel: in-process, or a server's URL."""

@@ -21,7 +21,7 @@ from playground.engine.utf8 import hex_escape
 from playground.templates.base import Template
 
 if TYPE_CHECKING:
-    from playground.engine.llama_model import LlamaModel
+    from playground.engine.backend import Backend
 
 # Whitespace gets a mark; every other control character is shown as its byte, <0xNN>.
 _VISIBLE = str.maketrans(
@@ -75,7 +75,7 @@ class Tokenizer(Protocol):
 class LlamaTokenizer:
     """A GGUF model's own tokenizer, through llama.cpp."""
 
-    def __init__(self, model: LlamaModel) -> None:
+    def __init__(self, model: Backend) -> None:
         self.model = model
         vocab = model.vocab
         self.name = model.info.name

@@ -25,9 +25,9 @@ from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
-from playground.engine.llama_model import LlamaModel
-from playground.sampling.factory import factory_for
+from playground.engine.backend import Backend
 from playground.sampling.settings import SamplerSettings
+from playground.session.turns import SIDES, SideTranscript, Turn
 from playground.ui import exports, gc_policy
 from playground.ui.conversation_store import (
     ConversationFile,
@@ -42,7 +42,6 @@ from playground.ui.frames import FrameClock
 from playground.ui.prompting import TemplateProblem, build_prompt, default_template
 from playground.ui.replay import replay
 from playground.ui.shift import analyse_turn
-from playground.ui.transcript import SIDES, SideTranscript, Turn
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
 from playground.ui.widgets.shift_chart import ShiftChart
@@ -108,7 +107,7 @@ class PlaygroundApp(App[int]):
         self.config_path = config_path
         self.max_tokens_override = max_tokens
         self.load_models_on_start = load_models
-        self.models: dict[str, LlamaModel | None] = dict.fromkeys(SIDES)
+        self.models: dict[str, Backend | None] = dict.fromkeys(SIDES)
         self.specs: dict[str, ModelSpec | None] = dict.fromkeys(SIDES)
         self.templates: dict[str, str] = {}
         self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
@@ -273,16 +272,14 @@ class PlaygroundApp(App[int]):
         )
         for warning in prompt.warnings:
             self.notify(f"{side}: {warning}", severity="warning")
-        if len(prompt.ids) >= model.n_ctx:
+        if len(prompt.ids) >= model.info.n_ctx:
             from playground.engine.errors import PromptTooLong
 
-            self._fail_turn(side, index, str(PromptTooLong(len(prompt.ids), model.n_ctx)))
+            self._fail_turn(side, index, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
             return
         max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
         pane.set_status("prompt...")
         pane.mark_dirty()
-        # The full factory: the tricks, and DRY / text biases, which need this model.
-        make_sampler = factory_for(model)
         self.run_worker(
             lambda: generate(
                 self,
@@ -292,7 +289,6 @@ class PlaygroundApp(App[int]):
                 prompt.ids,
                 lambda: self.settings[side],
                 max_tokens,
-                make_sampler,
             ),
             name=f"gen:{side}:{index}",
             group=f"gen-{side}",

@@ -12,7 +12,7 @@ from playground.analysis.compare import Comparison, Generation
 from playground.analysis.contexts import Prompt
 from playground.analysis.report_html import render_html
 from playground.sampling.settings import SamplerSettings
-from playground.ui.transcript import SIDES, SideTranscript, Turn
+from playground.session.turns import SIDES, SideTranscript, Turn
 
 
 def markdown(transcripts: Mapping[str, SideTranscript], specs: Mapping[str, Any]) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from playground.engine.llama_model import LlamaModel
+from playground.engine.backend import Backend
+from playground.session.turns import PromptToken
 from playground.templates import registry
 from playground.templates.errors import TemplateError
-from playground.ui.transcript import PromptToken
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,12 @@ class TemplateProblem(Exception):
     """A template could not render (hostile, malformed, raised): the message says why."""
 
 
-def template_names(model: LlamaModel | None) -> list[str]:
+def template_names(model: Backend | None) -> list[str]:
     """The templates a user can pick (the templates module's built-ins, `gguf` first)."""
     return registry.template_names()
 
 
-def default_template(model: LlamaModel, configured: str | None = None) -> str:
+def default_template(model: Backend, configured: str | None = None) -> str:
     """The configured template, else the templates module's pick for this model."""
     if configured:
         return configured
@@ -48,14 +48,12 @@ def default_template(model: LlamaModel, configured: str | None = None) -> str:
     return registry.default_template(model.info, model.vocab).template.name
 
 
-def default_reason(model: LlamaModel) -> str:
+def default_reason(model: Backend) -> str:
     """Why that default was picked, for the panel."""
     return registry.default_template(model.info, model.vocab).reason
 
 
-def render_text(
-    name: str, messages: list[dict[str, str]], model: LlamaModel
-) -> tuple[str, list[str]]:
+def render_text(name: str, messages: list[dict[str, str]], model: Backend) -> tuple[str, list[str]]:
     """The prompt text for a chat, and warnings. Raises TemplateProblem (the app keeps going)."""
     vocab = model.vocab
     bos = vocab.pieces[vocab.bos].decode("utf-8", "replace") if vocab.bos is not None else ""
@@ -74,7 +72,7 @@ def render_text(
     return text, warnings
 
 
-def tokens_of(model: LlamaModel, text: str) -> tuple[list[int], list[PromptToken]]:
+def tokens_of(model: Backend, text: str) -> tuple[list[int], list[PromptToken]]:
     """Tokenize with specials parsed, adding BOS unless the text already starts with it."""
     vocab = model.vocab
     add_bos = vocab.add_bos
@@ -88,7 +86,7 @@ def tokens_of(model: LlamaModel, text: str) -> tuple[list[int], list[PromptToken
 
 
 def build_prompt(
-    model: LlamaModel, template: str, mode: str, history: list[dict[str, str]], user: str
+    model: Backend, template: str, mode: str, history: list[dict[str, str]], user: str
 ) -> RenderedPrompt:
     """The exact prompt one side sees for this turn.
 

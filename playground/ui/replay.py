@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from playground.engine.types import Finished, StopReason, TokenKind
+from playground.session.turns import SIDES, OtherView, PromptToken, SideTranscript, Turn
 from playground.ui.conversation_store import read_events, token_from_record, view_from_record
-from playground.ui.transcript import SIDES, OtherView, PromptToken, SideTranscript, Turn
 
 
 def replay(path: Path) -> dict[str, SideTranscript]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from playground.analysis.shift import ShiftAnalysis, analyse_reply
-from playground.engine.llama_model import LlamaModel
+from playground.engine.backend import Backend
 from playground.engine.types import TokenEvent
-from playground.ui.transcript import OtherView
+from playground.session.turns import OtherView
 
 
 def analyse_turn(
-    producer: LlamaModel,
-    scorer: LlamaModel,
+    producer: Backend,
+    scorer: Backend,
     producer_context: Sequence[int],
     scorer_context: Sequence[int],
     reply: Sequence[int],

@@ -18,9 +18,10 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.worker import get_current_worker
 
-from playground.engine.llama_model import LlamaModel
+from playground.engine.backend import Backend, SettingsSource
 from playground.engine.types import Finished, TokenEvent
-from playground.ui.transcript import OtherView
+from playground.sampling.settings import SamplerSettings
+from playground.session.turns import OtherView
 
 FRAME_S = 1 / 8
 """Tokens are handed to the UI at most this often."""
@@ -84,7 +85,7 @@ class ScoresReady(Message):
 
 
 class ModelReady(Message):
-    def __init__(self, side: str, model: LlamaModel, spec: Any) -> None:
+    def __init__(self, side: str, model: Backend, spec: Any) -> None:
         super().__init__()
         self.side = side
         self.model = model
@@ -95,29 +96,29 @@ def generate(
     target: MessagePump,
     side: str,
     turn: int,
-    model: LlamaModel,
+    model: Backend,
     prompt: Sequence[int],
-    settings: Callable[[], Any],
+    settings: Callable[[], SamplerSettings],
     max_tokens: int,
-    make_sampler: Any = None,
 ) -> Finished:
     """Stream one reply, posting batches of tokens; runs inside a thread worker.
 
-    Raises whatever the engine raises (PromptTooLong, DecodeError): the app's single
-    Worker.StateChanged handler turns it into a message in the pane.
+    The settings are read live before every token where the backend can change its sampler
+    mid-stream; elsewhere the reply keeps the settings it started with (the sampling panel
+    says so).
+
+    Raises whatever the engine raises (PromptTooLong, DecodeError, Unsupported): the app's
+    single Worker.StateChanged handler turns it into a message in the pane.
     """
     worker = get_current_worker()
     lower_priority()
-    kwargs: dict[str, Any] = {}
-    if make_sampler is not None:
-        kwargs["make_sampler"] = make_sampler
+    source: SettingsSource = settings if model.capabilities.live_sampler_changes else settings()
     stream = model.stream(
         prompt,
-        settings=settings,
+        settings=source,
         max_tokens=max_tokens,
         top_k=5,
         cancel=lambda: worker.is_cancelled,
-        **kwargs,
     )
     batch: list[TokenEvent] = []
     count = 0
@@ -162,9 +163,7 @@ def score_reply(
     target.post_message(ScoresReady(side, turn, views, analysis))
 
 
-def load_model(
-    target: MessagePump, side: str, spec: Any, opener: Callable[[Any], LlamaModel]
-) -> None:
+def load_model(target: MessagePump, side: str, spec: Any, opener: Callable[[Any], Backend]) -> None:
     """Load one model off the UI thread; a failure surfaces through Worker.StateChanged."""
     model = opener(spec)
     target.post_message(ModelReady(side, model, spec))

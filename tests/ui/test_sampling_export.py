@@ -22,8 +22,8 @@ from playground.engine.llama_model import LlamaModel
 from playground.engine.types import TokenEvent, TokenKind, TopEntry
 from playground.engine.utf8 import hex_escape
 from playground.sampling.settings import SamplerSettings
+from playground.session.turns import OtherView
 from playground.ui.app import PlaygroundApp
-from playground.ui.transcript import OtherView
 from playground.ui.widgets.inspector import TokenInspector, piece_label
 from tests.tiny_gguf import (
     ALIGNED_REPLY,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from playground.ui.transcript import SideTranscript, Turn
+from playground.session.turns import SideTranscript, Turn
 from playground.ui.widgets.token_view import TokenView
 from tests.ui.conftest import text_event
 

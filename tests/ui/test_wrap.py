@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 from rich.console import Console
 
-from playground.ui.transcript import Turn
+from playground.session.turns import Turn
 from playground.ui.widgets.token_render import View
 from playground.ui.widgets.token_view import TurnLines
 from playground.ui.widgets.wrap import wrap_offsets

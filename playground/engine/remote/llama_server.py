@@ -57,7 +57,6 @@ from playground.engine.remote.errors import (
     WrongModel,
 )
 from playground.engine.remote.http import Endpoint, HttpClient
-from playground.engine.settings import SamplerSettings
 from playground.engine.types import (
     Finished,
     ModelInfo,
@@ -70,6 +69,7 @@ from playground.engine.types import (
 )
 from playground.engine.utf8 import IncrementalText
 from playground.engine.vocab import Vocab, vocab_from_pieces
+from playground.sampling.settings import SamplerSettings
 
 KIND = "llama-server"
 GREEDY = SamplerSettings()

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
-from playground.ui.transcript import SIDES
+from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
     from playground.ui.app import PlaygroundApp

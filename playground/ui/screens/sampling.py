@@ -19,7 +19,7 @@ from textual.widgets import Input, Label, Select, Switch, TabbedContent, TabPane
 
 from playground.sampling.presets import BUILTIN_PRESETS
 from playground.sampling.settings import SamplerSettings
-from playground.ui.transcript import SIDES
+from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
     from playground.ui.app import PlaygroundApp

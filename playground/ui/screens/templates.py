@@ -18,8 +18,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
+from playground.session.turns import SIDES
 from playground.ui.prompting import TemplateProblem, build_prompt, default_reason, template_names
-from playground.ui.transcript import SIDES
 from playground.ui.widgets.token_render import ALT_BG, SPECIAL, visible_piece
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from playground.engine.types import TokenEvent, TokenKind
 from playground.engine.vocab import Vocab
 from playground.sampling.trace import SampleTrace
-from playground.ui.transcript import OtherView
+from playground.session.turns import OtherView
 from playground.ui.widgets.token_render import CLASS_STYLE, visible_piece
 
 

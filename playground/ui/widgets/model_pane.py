@@ -10,8 +10,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label
 
+from playground.session.turns import SideTranscript
 from playground.ui.frames import FrameClock
-from playground.ui.transcript import SideTranscript
 from playground.ui.widgets.token_render import View
 from playground.ui.widgets.token_view import TokenView
 

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from playground.engine.types import TokenKind
 from playground.engine.utf8 import hex_escape
-from playground.ui.transcript import Turn
+from playground.session.turns import Turn
 
 
 class View(StrEnum):

@@ -21,7 +21,7 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from playground.ui.transcript import SideTranscript, Turn
+from playground.session.turns import SideTranscript, Turn
 from playground.ui.widgets.token_render import (
     CURSOR,
     View,

@@ -1,7 +1,9 @@
-"""What each pane holds: the turns of one side of the conversation, with their token data.
+"""What a turn is: one user message and one side's reply to it, with the reply's token data.
 
-Plain data (no Textual), so the conversation store can rebuild it from a file and the tests
-can inspect it without reading the screen.
+Turns are the nodes of the conversation tree (`playground.session.tree`): each knows its
+parent turn on the same side, and a turn's siblings are the other replies to the same point
+of the conversation (regenerations, forks, edited messages). Plain data, no Textual, so the
+store can rebuild it from a file and the tests can inspect it without reading the screen.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from playground.engine.types import Finished, TokenEvent, TokenKind
 
 SIDES = ("base", "aligned")
+OTHER = {"base": "aligned", "aligned": "base"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +41,34 @@ class OtherView:
     """The ids of `top` in the scorer's vocabulary, so a byte token shows as <0xNN>."""
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class ForcedToken:
+    """A reply token the user chose instead of the model: a fork or a swap.
+
+    The token's event keeps the model's own view of that position: its `logprob` is the
+    probability the model gave the token before it was forced, its `top` the model's top-k.
+    """
+
+    source: str
+    """"pick" (an alternative from a top-k list), "typed" (text the user typed) or "swap"
+    (the other model's token at this position)."""
+    from_side: str | None = None
+    """For a swap: the side whose token was handed over."""
+    note: str = ""
+    """What the user should know, e.g. that the other model's text was re-tokenized."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForkOrigin:
+    """Where a forked reply came from: the first `at` tokens are `node`'s."""
+
+    node: int
+    at: int
+
+
+@dataclass(eq=False)
 class Turn:
-    """One user message and this side's reply to it."""
+    """One user message and this side's reply to it: one node of the conversation tree."""
 
     user: str
     mode: str
@@ -57,6 +85,16 @@ class Turn:
     settings: Any = None
     analysis: Any = None
     """The full ShiftAnalysis of this reply under the other model, kept for the HTML report."""
+    id: int = 0
+    """Unique in the conversation (across both sides); records in the store name it."""
+    side: str = ""
+    parent: int | None = None
+    """The turn before this one on the same side, None for a first turn."""
+    exchange: int = 0
+    """Shared by the two turns one message started (one per side)."""
+    forced: dict[int, ForcedToken] = field(default_factory=dict)
+    """Reply positions the user chose, by token index."""
+    fork: ForkOrigin | None = None
 
     @property
     def reply_text(self) -> str:

@@ -1,0 +1,184 @@
+"""The conversation tree in the conversation file: append-only records, and their replay.
+
+Every change to the tree is one JSON line, written as it happens, so a crash or a kill -9
+loses nothing that reached the screen:
+
+- `node`: a new turn on one side: its id, parent, the message, and for a fork the turn and
+  token it branched from and which tokens were forced;
+- `select`: the branch on screen changed under one parent (a swipe; `node` None cuts the
+  branch there, as editing the last message does);
+- `prompt`, `tokens`, `finish`, `error`, `scores`: a turn's data as it arrives, by node id.
+
+Replaying the records in order rebuilds the same tree and the same branch on screen. Files
+written before the tree existed (turn numbers instead of node ids, `drop_last`, `clear`)
+replay too: each message then becomes one turn per side, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from playground.engine.types import Finished, StopReason, TokenKind
+from playground.session.records import token_from_record, view_from_record
+from playground.session.tree import ConversationTree
+from playground.session.turns import SIDES, ForcedToken, ForkOrigin, OtherView, PromptToken, Turn
+
+
+class Appender(Protocol):
+    """Where records go: the conversation file (or a list, in tests)."""
+
+    def append(self, kind: str, **payload: Any) -> None:
+        """Write one record now (flushed: a crash right after keeps it)."""
+
+
+def node_record(turn: Turn) -> dict[str, Any]:
+    """The `node` record of a new turn (its reply data follows in later records)."""
+    rec: dict[str, Any] = {
+        "node": turn.id,
+        "side": turn.side,
+        "parent": turn.parent,
+        "exchange": turn.exchange,
+        "user": turn.user,
+        "mode": turn.mode,
+    }
+    if turn.fork is not None:
+        rec["fork"] = {"from": turn.fork.node, "at": turn.fork.at}
+    if turn.forced:
+        rec["forced"] = {
+            str(i): [f.source, f.from_side, f.note] for i, f in sorted(turn.forced.items())
+        }
+    return rec
+
+
+def prompt_tokens_record(tokens: Iterable[PromptToken]) -> list[list[Any]]:
+    return [[t.id, t.piece.hex(), t.kind.value, t.special] for t in tokens]
+
+
+def _forced_from(rec: Mapping[str, Any] | None) -> dict[int, ForcedToken]:
+    if not rec:
+        return {}
+    return {int(i): ForcedToken(str(s), f, str(n or "")) for i, (s, f, n) in rec.items()}
+
+
+class Replayer:
+    """Applies records to a tree, one at a time (so a test can replay any prefix)."""
+
+    def __init__(self, tree: ConversationTree | None = None) -> None:
+        self.tree = tree if tree is not None else ConversationTree()
+        self._exchange = 0
+
+    def apply(self, ev: Mapping[str, Any]) -> None:
+        """Apply one record; a record that names no known turn, or is damaged, is skipped."""
+        try:
+            self._apply(ev)
+        except (KeyError, TypeError, ValueError, IndexError):
+            return
+
+    def _apply(self, ev: Mapping[str, Any]) -> None:
+        kind = ev.get("type")
+        tree = self.tree
+        if kind == "node":
+            self._node(ev)
+        elif kind == "select":
+            tree.select(ev["side"], ev["parent"], ev["node"])
+        elif kind == "user":  # before the tree: one turn per side after the last one
+            self._exchange += 1
+            for side in SIDES:
+                turn = Turn(
+                    user=ev["text"],
+                    mode=ev.get("mode", "chat"),
+                    template="",
+                    id=tree.new_id(),
+                    side=side,
+                    parent=tree.leaf(side),
+                    exchange=self._exchange,
+                )
+                tree.add(turn)
+        elif kind == "drop_last":
+            for side in SIDES:
+                tree.cut(side, len(tree.path(side)) - 1)
+        elif kind == "clear":
+            for side in SIDES:
+                tree.cut(side, 0)
+        elif kind in ("prompt", "tokens", "finish", "error", "scores"):
+            target = self._target(ev)
+            if target is not None:
+                apply_turn_record(target, kind, ev)
+
+    def _node(self, ev: Mapping[str, Any]) -> None:
+        fork = ev.get("fork")
+        origin = ForkOrigin(int(fork["from"]), int(fork["at"])) if fork else None
+        turn = Turn(
+            user=str(ev["user"]),
+            mode=str(ev.get("mode", "chat")),
+            template="",
+            id=int(ev["node"]),
+            side=str(ev["side"]),
+            parent=ev["parent"],
+            exchange=int(ev.get("exchange", 0)),
+            forced=_forced_from(ev.get("forced")),
+            fork=origin,
+        )
+        if origin is not None:
+            source = self.tree.get(origin.node)
+            if source is None:
+                raise KeyError(origin.node)
+            turn.events.extend(source.events[: origin.at])
+        self.tree.add(turn)
+        self._exchange = max(self._exchange, turn.exchange)
+
+    def _target(self, ev: Mapping[str, Any]) -> Turn | None:
+        if "node" in ev:
+            return self.tree.get(int(ev["node"]))
+        path = self.tree.path(ev["side"])  # before the tree: the turn's number on its side
+        index = int(ev["turn"])
+        return path[index] if 0 <= index < len(path) else None
+
+    def finish(self) -> ConversationTree:
+        """The tree as replayed; a reply cut off by a kill comes back marked stopped."""
+        for turn in self.tree.turns.values():
+            if turn.reason is None:
+                turn.reason = "cancelled"
+        return self.tree
+
+
+def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
+    """One record of a turn's data (prompt, tokens, finish, error, scores) onto the turn."""
+    if kind == "prompt":
+        turn.template = ev["template"]
+        turn.prompt_text = ev["text"]
+        turn.prompt = [
+            PromptToken(int(i), bytes.fromhex(p), TokenKind(k), bool(sp))
+            for i, p, k, sp in ev.get("tokens", [])
+        ]
+    elif kind == "tokens":
+        turn.events.extend(token_from_record(r) for r in ev["tokens"])
+    elif kind == "finish":
+        turn.reason = ev["reason"]
+        turn.finished = Finished(
+            reason=StopReason(ev["reason"]),
+            tokens=ev["tokens"],
+            elapsed_s=ev["elapsed_s"],
+            text="".join(e.text for e in turn.events),
+            prompt_tokens=ev["prompt_tokens"],
+            reused_tokens=ev["reused_tokens"],
+        )
+    elif kind == "error":
+        turn.error = ev["message"]
+        turn.reason = "error"
+    elif "views" in ev:
+        turn.other = [view_from_record(v) for v in ev["views"]]
+    else:  # a file from before views were saved: ranks and classes only
+        turn.other = [
+            OtherView(r, None, (), c) if r is not None else None
+            for r, c in zip(ev["ranks"], ev["classes"], strict=False)
+        ]
+
+
+def replay_tree(records: Iterable[Mapping[str, Any]]) -> ConversationTree:
+    """The tree and the branch on screen, rebuilt from a conversation's records."""
+    replayer = Replayer()
+    for ev in records:
+        replayer.apply(ev)
+    return replayer.finish()

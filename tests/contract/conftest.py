@@ -1,0 +1,92 @@
+"""Every backend, one suite: the contract tests run once per entry of BACKENDS.
+
+harlequin's `all_adapters` pattern: the fixtures below are parametrized over BACKENDS, so each
+test in tests/contract/ runs against every backend, and a new engine inherits the whole suite.
+
+Adding a backend takes one line in BACKENDS plus a factory. The factory is a context manager
+that takes the tiny pair's GGUF paths (tests/tiny_gguf.py) and yields a `BackendPair` serving
+those two models; on exit it closes them (and stops whatever it started, e.g. a server):
+
+    @contextmanager
+    def _llama_server(pair: TinyPair) -> Iterator[BackendPair]:
+        with start_llama_server(pair.base, pair.aligned) as url:      # your helper
+            base, aligned = open_remote(url, "tiny-base"), open_remote(url, "tiny-aligned")
+            try:
+                yield BackendPair(base, aligned)
+            finally:
+                base.close()
+                aligned.close()
+
+    BACKENDS = {
+        "in-process": _in_process,
+        "llama-server": _llama_server,
+    }
+
+A factory that cannot start (the server binary is missing, say) must fail with a message
+that says how to get it, not skip: a skipped backend proves nothing. The tests read the
+backend's `capabilities` and assert what each flag promises: a capability that is on must
+work, one that is off must raise `Unsupported` when asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+
+import pytest
+
+from playground.engine.backend import Backend
+from tests.tiny_gguf import TinyPair
+
+
+@dataclass(frozen=True)
+class BackendPair:
+    """The tiny pair served by one backend: `base` rambles, `aligned` answers in ChatML."""
+
+    base: Backend
+    aligned: Backend
+
+
+BackendFactory = Callable[[TinyPair], AbstractContextManager[BackendPair]]
+
+
+@contextmanager
+def _in_process(pair: TinyPair) -> Iterator[BackendPair]:
+    from playground.engine.llama_model import LlamaModel, LoadOptions
+
+    threads = max(1, os.cpu_count() or 2)
+    base = LlamaModel(pair.base, LoadOptions(n_ctx=256, n_threads=threads))
+    aligned = LlamaModel(pair.aligned, LoadOptions(n_ctx=256, n_threads=threads))
+    try:
+        yield BackendPair(base, aligned)
+    finally:
+        base.close()
+        aligned.close()
+
+
+BACKENDS: dict[str, BackendFactory] = {
+    "in-process": _in_process,
+}
+"""Every backend the contract suite runs against: name -> factory."""
+
+
+@pytest.fixture(scope="session", params=list(BACKENDS))
+def backend_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def backends(backend_name: str, tiny_pair: TinyPair) -> Iterator[BackendPair]:
+    """The tiny pair on one backend, shared by the session (loading is the slow part)."""
+    with BACKENDS[backend_name](tiny_pair) as pair:
+        yield pair
+
+
+@pytest.fixture
+def fresh_backends(backend_name: str, tiny_pair: TinyPair) -> Iterator[BackendPair]:
+    """A pair of its own, for tests that close it."""
+    with BACKENDS[backend_name](tiny_pair) as pair:
+        yield pair
