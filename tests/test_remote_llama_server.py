@@ -309,3 +309,24 @@ def test_nan_is_reported_for_prob_after_when_sampling(
         if isinstance(e, TokenEvent)
     ]
     assert events and all(math.isnan(e.prob_after) for e in events)
+
+
+def test_compare_runs_on_the_server_pair(router: RunningServer, tmp_path: Path) -> None:
+    cfg = tmp_path / "models.toml"
+    cfg.write_text(
+        '[pair]\nbase = "rb"\naligned = "ra"\n\n'
+        f'[models.rb]\nrole = "base"\nkind = "llama-server"\nurl = "{router.url}"\n'
+        'server_model = "tiny-base"\n\n'
+        f'[models.ra]\nrole = "aligned"\nkind = "llama-server"\nurl = "{router.url}"\n'
+        'server_model = "tiny-aligned"\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "playground", "--config", str(cfg), "compare", "--prompt",
+         "hello", "--base-context", "raw", "-n", "40", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    text = json.dumps(result)
+    assert tg.ALIGNED_REPLY_TEXT.split()[0] in text
+    assert '"shifted"' in text or '"marginal"' in text or '"unshifted"' in text

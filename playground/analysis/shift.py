@@ -312,7 +312,8 @@ def analyse_reply(
             are used as the producer's. Without them the reply is scored under the
             producer too.
         with_kl: compute the per-position KL (shared vocabulary only; costs one more
-            teacher-forced pass, of the producer).
+            teacher-forced pass, of the producer). Skipped, with kl None, where a backend
+            lacks `capabilities.logit_rows` (a server).
 
     Returns:
         The per-token rows and their summary.
@@ -325,6 +326,8 @@ def analyse_reply(
     if events is not None and [e.id for e in events] != reply:
         raise ValueError("events do not match the reply ids")
     shared = shared_vocab(producer.vocab, scorer.vocab)
+    # The KL needs whole next-token rows from both models; a server sends only the top-k.
+    with_kl = with_kl and producer.capabilities.logit_rows and scorer.capabilities.logit_rows
     rows: _ProducerRows | None = None
     own: list[ScoredToken] | None = None
     if shared and with_kl and reply:

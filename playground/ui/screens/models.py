@@ -1,9 +1,11 @@
-"""The models panel: pick a model per side from models.toml, load it, see GPU offload."""
+"""The models panel: pick a model per side from models.toml, load it, see where it runs
+(in-process with its GPU offload, or a server's URL) and what its backend cannot do."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
+from playground.engine.backend import describe_capabilities
 from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
@@ -65,12 +68,23 @@ class ModelsScreen(ModalScreen[None]):
                 text = f"[red]error:[/red] {app.load_errors[side]}"
             elif model is not None:
                 info = model.info
-                offload = info.offload.describe() if info.offload else "offload unknown"
+                if info.offload is not None:
+                    where = info.offload.describe()
+                    threads = f"{info.n_threads} threads · "
+                else:
+                    where, threads = "", ""
                 text = (
                     f"{info.name} · {info.architecture} · vocab {info.n_vocab} · "
-                    f"n_ctx {info.n_ctx} · {info.n_threads} threads · loaded in "
-                    f"{info.load_s:.1f}s\n{offload}"
+                    f"n_ctx {info.n_ctx} · {threads}loaded in {info.load_s:.1f}s\n"
+                    f"runs on: {escape(info.runs_on)}" + (f" · {where}" if where else "")
                 )
+                missing = [
+                    f"[dim]✗ {label}: {escape(why)}[/dim]"
+                    for label, ok, why in describe_capabilities(model.capabilities)
+                    if not ok
+                ]
+                if missing:
+                    text += "\n" + "\n".join(missing)
             else:
                 text = "no model"
             self.query_one(f"#status-{side}", Static).update(text)
