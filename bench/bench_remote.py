@@ -49,7 +49,7 @@ def raw_stream(client: HttpClient, prompt: list[int], n: int) -> float:
         "n_predict": n,
         "stream": True,
         "cache_prompt": True,
-        "temperature": -1.0,
+        "temperature": 0.0,
         "ignore_eos": True,
     }
     count = 0

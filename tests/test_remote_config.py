@@ -7,7 +7,10 @@ out are checked here without a server (tests/test_remote_llama_server.py runs a 
 
 from __future__ import annotations
 
+import http.server
 import math
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from playground.engine.remote.common import (
     scored_token,
     segmentations,
 )
+from playground.engine.remote.http import Endpoint, HttpClient
 from playground.engine.types import TokenKind, TopEntry
 from playground.engine.vocab import vocab_from_pieces
 
@@ -133,3 +137,40 @@ def test_the_bytes_a_stream_left_out_split_into_tokens() -> None:
     assert segmentations(b"\xe6\x9c", 1, vocab) == [(5,)]  # type: ignore[arg-type]
     assert sorted(segmentations(b"\xe6\x9c\xac", 2, vocab)) == [(2, 6), (5, 4)]  # type: ignore[arg-type]
     assert segmentations(b"\xff", 1, vocab) == []  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- HTTP client
+
+
+class _SlowClosing(http.server.BaseHTTPRequestHandler):
+    """Answers after 0.4 s and closes the connection each time."""
+
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        time.sleep(0.4)
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_slow_answer_waits_read_timeout_even_on_a_new_connection() -> None:
+    """connect_timeout bounds the connection only; a reply may take up to read_timeout, also
+    after the server closed the previous connection."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowClosing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        client = HttpClient(Endpoint(url, connect_timeout=0.2, read_timeout=5))
+        assert client.get("/a") == {"ok": True}
+        assert client.get("/b") == {"ok": True}  # a fresh connection, the same read timeout
+        assert client.requests == 2
+        client.close()
+    finally:
+        server.shutdown()

@@ -36,6 +36,19 @@ _MODEL_KEYS = {
     "max_top_k",
     "tokenizer",
 }
+_SERVER_KEYS = frozenset(
+    {
+        "kind",
+        "url",
+        "server_model",
+        "api_key_env",
+        "connect_timeout",
+        "read_timeout",
+        "ca_file",
+        "max_top_k",
+        "tokenizer",
+    }
+)
 KINDS = ("gguf", "llama-server", "vllm")
 """Where a model runs: a GGUF in this process, or a server."""
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -261,7 +274,9 @@ def _parse_model(mid: str, raw: dict[str, Any], path: Path, text: str, table: st
             text,
             table,
             key,
-            f"unknown key {key!r} in [{table}]; valid keys: {', '.join(sorted(_MODEL_KEYS))}",
+            f"unknown key {key!r} in [{table}]; valid keys: "
+            f"{', '.join(sorted(_MODEL_KEYS - _SERVER_KEYS))}; for a model on a server: "
+            f"{', '.join(sorted(_SERVER_KEYS))}",
         )
 
     def string(key: str, required: bool = False) -> str | None:

@@ -120,6 +120,8 @@ class HttpClient:
             raise ServerUnreachable(self.url, _reason(exc), self.kind) from None
         assert conn.sock is not None
         conn.sock.settimeout(ep.read_timeout)
+        # Never let http.client reconnect by itself: it would read with connect_timeout.
+        conn.auto_open = 0
         return conn
 
     def _headers(self, body: bool) -> dict[str, str]:
@@ -205,7 +207,12 @@ class HttpClient:
                 raise ServerTimeout(
                     self.url, what, self.endpoint.read_timeout, "read_timeout"
                 ) from None
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            except (
+                http.client.RemoteDisconnected,
+                http.client.NotConnected,
+                BrokenPipeError,
+                ConnectionResetError,
+            ) as exc:
                 self._drop_conn()
                 # A kept-alive connection the server closed meanwhile: retry once, fresh.
                 if fresh or attempt == 1:

@@ -30,6 +30,7 @@ Router mode (`llama-server --models-dir DIR`) hosts several models on one server
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -80,14 +81,17 @@ every alternative is JSON on every token."""
 
 CHATML_FALLBACK = (
     "{%- for message in messages -%}\n"
-    "  {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' -}}\n"
+    "  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}\n"
     "{%- endfor -%}\n"
     "{%- if add_generation_prompt -%}\n"
-    "  {{- '<|im_start|>assistant\\n' -}}\n"
+    "  {{- '<|im_start|>assistant\n' -}}\n"
     "{%- endif -%}"
 )
 """What llama-server reports as the chat template of a GGUF that has none (common/chat.cpp);
 reported here as no template, so the playground's own default applies, as in-process."""
+
+_MARKUP = re.compile(rb"^(<[^\s<>]{1,80}>|\[[^\s\[\]]{1,80}\])$")
+"""A piece that is a whole tag, like "<tool>" or "[INST]"."""
 
 VOCAB_SPM = 1
 """llama.cpp's LLAMA_VOCAB_TYPE_SPM (/v1/models meta.vocab_type): byte-fallback tokens."""
@@ -336,11 +340,17 @@ class LlamaServerBackend:
         as_text = _split_on(self._tokenize_raw(content, special=False, add_special=False), sep)
         if len(as_special) < len(cands) or len(as_text) < len(cands):
             return {}
-        return {
-            t: TokenKind.CONTROL
-            for t, s, x in zip(cands, as_special, as_text, strict=False)
-            if s == [t] and x != [t]
-        }
+        out: dict[int, TokenKind] = {}
+        for t, s, x in zip(cands, as_special, as_text, strict=False):
+            if s != [t]:
+                continue
+            if x != [t]:
+                out[t] = TokenKind.CONTROL
+            elif _MARKUP.match(pieces[t]):
+                # User-defined tokens are whole even in plain text; llama.cpp does not say
+                # which ones they are, so a whole-markup piece like "<tool>" counts as one.
+                out[t] = TokenKind.USER_DEFINED
+        return out
 
     # ------------------------------------------------------------------ tokens
 
@@ -415,7 +425,7 @@ class LlamaServerBackend:
             )
             bias += [[t, False if b == -math.inf else b] for t in ids]
         return {
-            "temperature": s.temperature,
+            "temperature": max(0.0, s.temperature),
             "top_k": s.top_k,
             "top_p": s.top_p,
             "min_p": s.min_p,
@@ -424,13 +434,14 @@ class LlamaServerBackend:
             "mirostat": 0,
             "top_n_sigma": -1.0,
             "repeat_penalty": s.repeat_penalty,
-            "repeat_last_n": s.penalty_last_n,
+            # -1 (the whole context) is the playground's; the server wants a count
+            "repeat_last_n": self.n_ctx if s.penalty_last_n < 0 else s.penalty_last_n,
             "frequency_penalty": s.frequency_penalty,
             "presence_penalty": s.presence_penalty,
             "dry_multiplier": s.dry_multiplier,
             "dry_base": s.dry_base,
             "dry_allowed_length": s.dry_allowed_length,
-            "dry_penalty_last_n": s.dry_penalty_last_n,
+            "dry_penalty_last_n": self.n_ctx if s.dry_penalty_last_n < 0 else s.dry_penalty_last_n,
             "dry_sequence_breakers": list(s.dry_sequence_breakers),
             "logit_bias": bias,
             "seed": s.seed,
@@ -660,9 +671,17 @@ class LlamaServerBackend:
                 return tok
         return 0
 
-    def _position_top(self, prefix: list[int], k: int) -> tuple[TopEntry, ...]:
-        """The top-k before sampling at the position after `prefix` (one decode with the
-        prompt cache). A harmless token is forced, so the answer always carries the probs."""
+    def _position(
+        self, prefix: list[int], k: int, force: int | None = None
+    ) -> tuple[tuple[TopEntry, ...], float | None]:
+        """The top-k before sampling at the position after `prefix`, in one decode with the
+        prompt cache, and the log-probability of `force` when it is given.
+
+        The token forced with a logit bias is the one the server reports on: `force` when
+        its bytes stand alone as complete text (the server sends nothing for a token that
+        ends inside a character), else a harmless one (EOS, which renders as nothing).
+        """
+        target = force if force is not None else self._safe_token()
         got = self.client.post(
             "/completion",
             self._with_model(
@@ -671,9 +690,9 @@ class LlamaServerBackend:
                     "n_predict": 1,
                     "n_probs": k,
                     "cache_prompt": True,
-                    "temperature": -1.0,
+                    "temperature": 0.0,
                     "samplers": ["temperature"],
-                    "logit_bias": [[self._safe_token(), 1.0e4]],
+                    "logit_bias": [[target, 1.0e4]],
                     "repeat_penalty": 1.0,
                     "dry_multiplier": 0.0,
                 }
@@ -683,7 +702,12 @@ class LlamaServerBackend:
         probs = got.get("completion_probabilities") or []
         if not probs:
             raise ServerProtocolError(self.client.url, "a one-token request returned no probs")
-        return self._top(probs[0].get("top_logprobs", ()))
+        p = probs[0]
+        lp = float(p["logprob"]) if force is not None and int(p["id"]) == force else None
+        return self._top(p.get("top_logprobs", ())), lp
+
+    def _position_top(self, prefix: list[int], k: int) -> tuple[TopEntry, ...]:
+        return self._position(prefix, k)[0]
 
     # ------------------------------------------------------------------ score
 
@@ -724,15 +748,31 @@ class LlamaServerBackend:
         out: list[ScoredToken] = []
         start = 0
         while start < len(cont):
-            # The server stops at an end-of-generation token: one request per run ending at
-            # one (or at the end).
+            if not self._whole(cont[start]):
+                out.append(self._score_one(ctx + cont[:start], cont[start], k, top_k))
+                start += 1
+                continue
+            # A run of tokens that are whole text, up to the next token that is not.
             end = start
-            while end < len(cont) - 1 and cont[end] not in self.vocab.eog:
+            while end + 1 < len(cont) and self._whole(cont[end + 1]):
                 end += 1
             out += self._score_run(ctx + cont[:start], cont[start : end + 1], k, top_k)
             start = end + 1
         self.last_prompt_eval_tokens = len(ctx) + len(cont) - 1
         return out
+
+    def _whole(self, tok: int) -> bool:
+        """Whether a grammar can force the token: its text is valid UTF-8 on its own
+        (llama.cpp's grammar decodes every piece), and it does not end generation (the
+        grammar allows an end-of-generation token only once the grammar is complete)."""
+        return tok not in self.vocab.eog and _valid_utf8(self._rendered(tok))
+
+    def _score_one(self, prefix: list[int], tok: int, k: int, top_k: int) -> ScoredToken:
+        """A token no grammar can force, scored alone: exactly when its bytes do not leave a
+        character open (the server reports it then), else from the top-k."""
+        force = None if incomplete_utf8_tail(self._rendered(tok)) else tok
+        top, lp = self._position(prefix, k, force)
+        return scored_token(tok, lp, top, k, top_k)
 
     def _rendered(self, tok: int) -> bytes:
         # What the server's reply text gets for a token: control tokens render as nothing.
@@ -750,7 +790,7 @@ class LlamaServerBackend:
                     "n_predict": len(run),
                     "n_probs": k,
                     "cache_prompt": True,
-                    "temperature": -1.0,
+                    "temperature": 0.0,
                     "samplers": ["temperature"],
                     "grammar": grammar,
                     "repeat_penalty": 1.0,
@@ -780,8 +820,7 @@ class LlamaServerBackend:
                 top = self._top(p.get("top_logprobs", ()))
                 out.append(scored_token(tok, float(p["logprob"]), top, k, top_k))
             else:
-                top = self._position_top(prefix + run[:i], k)
-                out.append(scored_token(tok, None, top, k, top_k))
+                out.append(self._score_one(prefix + run[:i], tok, k, top_k))
         return out
 
     # ------------------------------------------------------------------ lifetime
