@@ -69,7 +69,7 @@ def raw_stream(client: HttpClient, prompt: list[int], n: int) -> float:
 
 def backend_stream(model: Any, prompt: list[int], n: int) -> float:
     """(b) the backend's stream with top-5. Returns tok/s over the same span as (a)."""
-    from playground.sampling.settings import SamplerSettings
+    from playground.engine.settings import SamplerSettings
 
     ban_eog = SamplerSettings(logit_bias=tuple((t, -1e9) for t in model.vocab.eog))
     count = 0
@@ -86,7 +86,7 @@ def backend_stream(model: Any, prompt: list[int], n: int) -> float:
 
 
 def bench_model(label: str, path: Path, reps: int, tokens: int, work: Path) -> dict[str, Any]:
-    from playground.engine.llama_model import LlamaModel, LoadOptions
+    from playground.engine.llama import LlamaModel, LoadOptions
 
     threads = max(1, os.cpu_count() or 2)
     with llama_server(path, n_ctx=2048, threads=threads, workdir=work) as server:

@@ -8,12 +8,15 @@ import sys
 import pytest
 
 CORE = [
-    "playground.engine.llama_model",
+    "playground.engine.backend",
+    "playground.engine.llama",
     "playground.engine.vocab",
     "playground.config",
     "playground.sampling",
     "playground.templates",
     "playground.analysis",
+    "playground.lessons",
+    "playground.cli.lesson_cmd",
     "playground.session.core",
     "playground.session.forking",
     "playground.cli.main",

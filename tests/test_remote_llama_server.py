@@ -299,7 +299,7 @@ def test_playground_models_describes_a_server(router: RunningServer, tmp_path: P
 def test_nan_is_reported_for_prob_after_when_sampling(
     remote_aligned: Backend, tiny_aligned
 ) -> None:  # type: ignore[no-untyped-def]
-    from playground.sampling.settings import SamplerSettings
+    from playground.engine.settings import SamplerSettings
 
     prompt = tiny_aligned.tokenize(chatml_prompt("hello"))
     s = SamplerSettings(temperature=0.7, seed=7, penalty_source="prompt+reply")

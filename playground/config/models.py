@@ -25,6 +25,7 @@ _MODEL_KEYS = {
     "threads",
     "n_gpu_layers",
     "template",
+    "system",
     # a model on a server (kind = "llama-server" or "vllm")
     "kind",
     "url",
@@ -96,7 +97,12 @@ class ModelSpec:
     n_gpu_layers: int = 0
     """Layers to offload to the GPU: -1 all, 0 none."""
     template: str | None = None
-    """Chat template override: a built-in name or a Jinja file path."""
+    """Chat template: a built-in name, `gguf` (the model's own) or a Jinja file path; None
+    lets playground pick (the GGUF's own template, else a family default)."""
+    system: str = ""
+    """System prompt sent with every chat turn; empty means none. A small aligned model
+    often cannot handle the default system prompt its GGUF template injects, so the
+    packaged config sets this explicitly (with a template that has no default)."""
     kind: str = "gguf"
     """Where the model runs: "gguf" (in this process), "llama-server" or "vllm"."""
     url: str | None = None
@@ -373,6 +379,7 @@ def _parse_model(mid: str, raw: dict[str, Any], path: Path, text: str, table: st
         threads=integer("threads", 0, 0),
         n_gpu_layers=integer("n_gpu_layers", 0, -1),
         template=string("template"),
+        system=_system(raw, path, text, table),
         **remote,
     )
 
@@ -453,6 +460,20 @@ def _parse_remote(
         "max_top_k": int(top),
         "tokenizer": tok,
     }
+
+
+def _system(raw: dict[str, Any], path: Path, text: str, table: str) -> str:
+    """The system prompt: any string, empty for none."""
+    value = raw.get("system", "")
+    _expect(
+        isinstance(value, str),
+        path,
+        text,
+        table,
+        "system",
+        f'system in [{table}] must be a string (the system prompt; "" for none), not {value!r}',
+    )
+    return str(value)
 
 
 def _parse_pair(

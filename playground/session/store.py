@@ -19,10 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, StopReason, TokenKind
+from playground.sampling.presets import PresetError, settings_from_mapping
 from playground.session.records import token_from_record, view_from_record
 from playground.session.tree import ConversationTree
 from playground.session.turns import SIDES, ForcedToken, ForkOrigin, OtherView, PromptToken, Turn
+from playground.templates.prompt import PromptSettings
 
 
 class Appender(Protocol):
@@ -67,6 +70,9 @@ class Replayer:
     def __init__(self, tree: ConversationTree | None = None) -> None:
         self.tree = tree if tree is not None else ConversationTree()
         self._exchange = 0
+        self.setups: dict[str, tuple[PromptSettings | None, SamplerSettings | None]] = {}
+        """Each side's last saved prompt and sampler settings (from `setup` and `prompt`
+        records), for a resume to restore."""
 
     def apply(self, ev: Mapping[str, Any]) -> None:
         """Apply one record; a record that names no known turn, or is damaged, is skipped."""
@@ -101,10 +107,25 @@ class Replayer:
         elif kind == "clear":
             for side in SIDES:
                 tree.cut(side, 0)
+        elif kind == "setup":
+            self._setup(ev)
         elif kind in ("prompt", "tokens", "finish", "error", "scores"):
             target = self._target(ev)
+            if kind == "prompt":
+                self._setup(ev)
             if target is not None:
                 apply_turn_record(target, kind, ev)
+
+    def _setup(self, ev: Mapping[str, Any]) -> None:
+        """A side's settings as saved; a part that does not read back keeps the last one."""
+        side = ev.get("side")
+        if side not in SIDES:
+            return
+        prompt, sampler = self.setups.get(side, (None, None))
+        self.setups[side] = (
+            read_prompt_settings(ev.get("prompt_settings")) or prompt,
+            read_sampler_settings(ev.get("settings")) or sampler,
+        )
 
     def _node(self, ev: Mapping[str, Any]) -> None:
         fork = ev.get("fork")
@@ -148,6 +169,10 @@ def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
     if kind == "prompt":
         turn.template = ev["template"]
         turn.prompt_text = ev["text"]
+        turn.prompt_settings = read_prompt_settings(ev.get("prompt_settings"))
+        turn.settings = read_sampler_settings(ev.get("settings"))
+        turn.markers = frozenset(int(i) for i in ev.get("markers") or ())
+        turn.user_specials = bool(ev.get("user_specials", False))
         turn.prompt = [
             PromptToken(int(i), bytes.fromhex(p), TokenKind(k), bool(sp))
             for i, p, k, sp in ev.get("tokens", [])
@@ -160,7 +185,7 @@ def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
             reason=StopReason(ev["reason"]),
             tokens=ev["tokens"],
             elapsed_s=ev["elapsed_s"],
-            text="".join(e.text for e in turn.events),
+            text=str(ev.get("text", "".join(e.text for e in turn.events))),
             prompt_tokens=ev["prompt_tokens"],
             reused_tokens=ev["reused_tokens"],
         )
@@ -174,6 +199,26 @@ def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
             OtherView(r, None, (), c) if r is not None else None
             for r, c in zip(ev["ranks"], ev["classes"], strict=False)
         ]
+
+
+def read_prompt_settings(rec: Any) -> PromptSettings | None:
+    """Saved prompt settings, or None where there are none or they do not read back."""
+    if not isinstance(rec, Mapping):
+        return None
+    try:
+        return PromptSettings.from_mapping(rec)
+    except ValueError:
+        return None
+
+
+def read_sampler_settings(rec: Any) -> SamplerSettings | None:
+    """Saved sampler settings, or None where there are none or they do not read back."""
+    if not isinstance(rec, Mapping):
+        return None
+    try:
+        return settings_from_mapping(rec)
+    except (PresetError, ValueError, TypeError):
+        return None
 
 
 def replay_tree(records: Iterable[Mapping[str, Any]]) -> ConversationTree:

@@ -59,7 +59,7 @@ BackendFactory = Callable[[TinyPair], AbstractContextManager[BackendPair]]
 
 @contextmanager
 def _in_process(pair: TinyPair) -> Iterator[BackendPair]:
-    from playground.engine.llama_model import LlamaModel, LoadOptions
+    from playground.engine.llama.model import LlamaModel, LoadOptions
 
     threads = max(1, os.cpu_count() or 2)
     base = LlamaModel(pair.base, LoadOptions(n_ctx=256, n_threads=threads))
@@ -91,8 +91,18 @@ def _llama_server(pair: TinyPair) -> Iterator[BackendPair]:
             aligned.close()
 
 
+@contextmanager
+def _server_like(pair: TinyPair) -> Iterator[BackendPair]:
+    from tests.server_like import ServerLike
+
+    with _in_process(pair) as inner:
+        yield BackendPair(ServerLike(inner.base), ServerLike(inner.aligned))  # type: ignore[arg-type]
+
+
 BACKENDS: dict[str, BackendFactory] = {
     "in-process": _in_process,
+    # A real model behind a server's limits: exercises every capability-off branch.
+    "server-like": _server_like,
     "llama-server": _llama_server,
 }
 """Every backend the contract suite runs against: name -> factory."""

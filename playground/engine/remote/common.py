@@ -9,9 +9,9 @@ beyond.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from playground.engine.types import ScoredToken, TopEntry
+from playground.engine.types import ScoredToken, TokenKind, TopEntry
 from playground.engine.vocab import Vocab
 
 MIN_SCORE_K = 10
@@ -99,3 +99,25 @@ def best_candidate(
     rank_of = {e.id: i for i, e in enumerate(top)}
     best = min((rank_of.get(c[position], len(top)) for c in cands), default=0)
     return [c for c in cands if rank_of.get(c[position], len(top)) == best]
+
+
+def vocab_from_pieces(
+    pieces: Sequence[bytes],
+    kinds: Mapping[int, TokenKind],
+    *,
+    eog: frozenset[int],
+    bos: int | None,
+    eos: int | None,
+    eot: int | None,
+    add_bos: bool,
+) -> Vocab:
+    """A Vocab from a server's pieces; `kinds` holds every token that is not NORMAL."""
+    return Vocab.from_kinds(
+        pieces,
+        [kinds.get(i, TokenKind.NORMAL) for i in range(len(pieces))],
+        eog=eog,
+        bos=bos,
+        eos=eos,
+        eot=eot,
+        add_bos=add_bos,
+    )

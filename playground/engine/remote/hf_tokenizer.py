@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from playground.engine.remote.common import vocab_from_pieces
 from playground.engine.types import TokenKind
-from playground.engine.vocab import Vocab, vocab_from_pieces
+from playground.engine.vocab import Vocab
 
 
 def _bytes_to_unicode() -> dict[str, int]:

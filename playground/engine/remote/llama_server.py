@@ -51,6 +51,7 @@ from playground.engine.remote.common import (
     incomplete_utf8_tail,
     scored_token,
     segmentations,
+    vocab_from_pieces,
 )
 from playground.engine.remote.errors import (
     ServerHTTPError,
@@ -58,6 +59,7 @@ from playground.engine.remote.errors import (
     WrongModel,
 )
 from playground.engine.remote.http import Endpoint, HttpClient
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import (
     Finished,
     ModelInfo,
@@ -69,8 +71,7 @@ from playground.engine.types import (
     TopEntry,
 )
 from playground.engine.utf8 import IncrementalText
-from playground.engine.vocab import Vocab, vocab_from_pieces
-from playground.sampling.settings import SamplerSettings
+from playground.engine.vocab import Vocab
 
 KIND = "llama-server"
 GREEDY = SamplerSettings()

@@ -42,6 +42,7 @@ from playground.engine.remote.common import scored_token
 from playground.engine.remote.errors import ServerProtocolError, WrongModel
 from playground.engine.remote.hf_tokenizer import load_hf_tokenizer
 from playground.engine.remote.http import Endpoint, HttpClient
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import (
     Finished,
     ModelInfo,
@@ -54,7 +55,6 @@ from playground.engine.types import (
 )
 from playground.engine.utf8 import IncrementalText
 from playground.engine.vocab import Vocab
-from playground.sampling.settings import SamplerSettings
 
 KIND = "vllm"
 GREEDY = SamplerSettings()

@@ -1,5 +1,5 @@
-"""The models panel: pick a model per side from models.toml, load it, see where it runs
-(in-process with its GPU offload, or a server's URL) and what its backend cannot do."""
+"""The models panel: pick a model per side from models.toml, load it, see where it runs, its
+GPU offload, and what its backend can do (what it cannot is greyed, with the reason)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,22 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
-from playground.engine.backend import describe_capabilities
+from playground.engine.backend import Capabilities, describe_capabilities
 from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
     from playground.ui.app import PlaygroundApp
+
+
+def capability_lines(caps: Capabilities) -> str:
+    """One line per capability: a tick, or greyed with the reason the backend gave."""
+    lines = []
+    for label, supported, reason in describe_capabilities(caps):
+        if supported:
+            lines.append(f"  ✓ {escape(label)}")
+        else:
+            lines.append(f"  [dim]✗ {escape(label)}: {escape(reason)}[/dim]")
+    return "\n".join(lines)
 
 
 class ModelsScreen(ModalScreen[None]):
@@ -68,23 +79,13 @@ class ModelsScreen(ModalScreen[None]):
                 text = f"[red]error:[/red] {app.load_errors[side]}"
             elif model is not None:
                 info = model.info
-                if info.offload is not None:
-                    where = info.offload.describe()
-                    threads = f"{info.n_threads} threads · "
-                else:
-                    where, threads = "", ""
+                offload = info.offload.describe() if info.offload else "offload unknown"
                 text = (
                     f"{info.name} · {info.architecture} · vocab {info.n_vocab} · "
-                    f"n_ctx {info.n_ctx} · {threads}loaded in {info.load_s:.1f}s\n"
-                    f"runs on: {escape(info.runs_on)}" + (f" · {where}" if where else "")
+                    f"n_ctx {info.n_ctx} · {info.n_threads} threads · loaded in "
+                    f"{info.load_s:.1f}s\nruns {escape(info.runs_on)} · {offload}\n"
+                    f"{capability_lines(model.capabilities)}"
                 )
-                missing = [
-                    f"[dim]✗ {label}: {escape(why)}[/dim]"
-                    for label, ok, why in describe_capabilities(model.capabilities)
-                    if not ok
-                ]
-                if missing:
-                    text += "\n" + "\n".join(missing)
             else:
                 text = "no model"
             self.query_one(f"#status-{side}", Static).update(text)

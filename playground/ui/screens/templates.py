@@ -20,6 +20,7 @@ from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
 from playground.session.turns import SIDES
 from playground.ui.prompting import TemplateProblem, build_prompt, default_reason, template_names
+from playground.ui.widgets.prompt_options import PromptOptions
 from playground.ui.widgets.token_render import ALT_BG, SPECIAL, visible_piece
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class TemplatesScreen(ModalScreen[None]):
                         placeholder="or your own Jinja template: a file path, then Enter",
                         id=f"file-{side}",
                     )
+                    yield PromptOptions(side, self.playground.prompts[side], id=f"opts-{side}")
                     yield Static("", classes="counts", id=f"counts-{side}")
                     yield Static("", classes="warnings", id=f"warn-{side}")
                     yield Static("", id=f"render-{side}")
@@ -89,12 +91,14 @@ class TemplatesScreen(ModalScreen[None]):
             render.update("no model loaded for this side")
             return
         name = app.templates.get(side, "none")
+        spec = app.specs.get(side)
+        why = default_reason(model, spec.template, spec.role) if spec else default_reason(model)
         self.query_one(f"#why-{side}", Label).update(
-            f"{model.info.name}: using {name!r}. Default: {default_reason(model)}"
+            f"{model.info.name}: using {name!r}. Why the default: {why}"
         )
         history = app.transcripts[side].history()
         try:
-            prompt = build_prompt(model, name, "chat", history, SAMPLE)
+            prompt = build_prompt(model, app.prompts[side], "chat", history, SAMPLE)
         except TemplateProblem as exc:
             render.update(Text(f"template failed: {exc}", "bold red"))
             return
@@ -128,6 +132,11 @@ class TemplatesScreen(ModalScreen[None]):
             )
             return
         self._use(iid.removeprefix("file-"), str(path.resolve()))
+
+    @on(PromptOptions.Changed)
+    def _options(self, event: PromptOptions.Changed) -> None:
+        self.playground.set_prompt_settings(event.side, event.settings)
+        self.show(event.side)
 
     def _use(self, side: str, name: str) -> None:
         """Switch one side's template if it renders; otherwise keep the previous one."""
