@@ -63,7 +63,7 @@ async def test_a_server_pair_streams_and_says_where_it_runs(
         await pilot.press("f5")
         await pilot.pause(0.5)
         status = str(app.screen.query_one("#status-aligned", Static).render())
-        assert f"runs on: llama-server at {keyed_router.url} (model tiny-aligned)" in status
+        assert f"runs llama-server at {keyed_router.url} (model tiny-aligned)" in status
         assert "live sampler changes" in status and "llama-server fixes" in status
     for saved in (data_dir / "conversations").glob("*.jsonl"):
         assert KEY not in saved.read_text()
