@@ -113,14 +113,16 @@ def run(args: argparse.Namespace) -> int:
             aligned_id = aligned_id or pair_ids.aligned
         base_template, base_system = _spec_fields(args, base_id)
         aligned_template, aligned_system = _spec_fields(args, aligned_id)
-        # A lesson runs one model at a time: each may use every core.
-        base = open_by_id(args, base_id, models_sharing=1)
+        # Half the cores per model, as the app does: a lesson runs one model at a time, but
+        # on a busy machine llama.cpp's threads spin-wait, and two threads on two loaded
+        # cores ran 64 tokens 20x slower than one (bench/bench_lessons.py, load 14).
+        base = open_by_id(args, base_id, models_sharing=2)
     except (UnknownLesson, CliError) as exc:
         return fail(str(exc))
     except ValueError as exc:
         return fail(str(exc))
     try:
-        aligned = open_by_id(args, aligned_id, models_sharing=1)
+        aligned = open_by_id(args, aligned_id, models_sharing=2)
     except CliError as exc:
         base.close()
         return fail(str(exc))
