@@ -173,6 +173,7 @@ def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
         turn.settings = read_sampler_settings(ev.get("settings"))
         turn.markers = frozenset(int(i) for i in ev.get("markers") or ())
         turn.user_specials = bool(ev.get("user_specials", False))
+        turn.stop = tuple(str(s) for s in ev.get("stop") or ())
         turn.prompt = [
             PromptToken(int(i), bytes.fromhex(p), TokenKind(k), bool(sp))
             for i, p, k, sp in ev.get("tokens", [])
