@@ -271,9 +271,17 @@ def _parse_model(mid: str, raw: dict[str, Any], path: Path, text: str, table: st
     )
     resolved: Path | None = None
     if file_path is not None:
-        resolved = Path(file_path).expanduser()
-        if not resolved.is_absolute():
-            resolved = (path.parent / resolved).resolve()
+        try:
+            resolved = Path(file_path).expanduser()
+            if not resolved.is_absolute():
+                resolved = (path.parent / resolved).resolve()
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ConfigError(
+                path,
+                f"path in [{table}] cannot be used: {exc}. Fix: give the path of a .gguf "
+                "file (absolute, ~/..., or relative to this file)",
+                _line_of(text, table, "path"),
+            ) from None
     return ModelSpec(
         id=mid,
         name=string("name") or mid,

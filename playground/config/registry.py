@@ -18,6 +18,7 @@ from playground.config.paths import cache_dir, find_config
 from playground.engine.backend import Backend
 from playground.engine.errors import EngineError, ModelFileMissing
 from playground.engine.llama import LlamaModel, LoadOptions, default_threads
+from playground.engine.types import ModelInfo
 
 
 class PackageMissing(EngineError):
@@ -28,6 +29,16 @@ class PackageMissing(EngineError):
             '".[demo]" in a playground checkout)'
         )
         self.spec = spec
+
+
+class CacheUnusable(EngineError):
+    def __init__(self, spec: ModelSpec, target: Path, exc: OSError) -> None:
+        why = exc.strerror or str(exc)
+        super().__init__(
+            f"Model {spec.id!r} is assembled from its package into {target}, which failed: "
+            f"{why}. Fix: set PLAYGROUND_CACHE_DIR to a folder you can write to (with room "
+            "for the model)."
+        )
 
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
@@ -73,7 +84,10 @@ def resolve_model_path(spec: ModelSpec) -> Path:
         raise ModelFileMissing(f"{folder}/*.gguf (package {spec.package} ships no GGUF)")
     name = getattr(module, "MODEL_NAME", f"{spec.package}.gguf")
     target = cache_dir() / "models" / name
-    return Path(assemble(target))
+    try:
+        return Path(assemble(target))
+    except OSError as exc:
+        raise CacheUnusable(spec, target, exc) from exc
 
 
 def load_options(spec: ModelSpec, models_sharing: int = 2) -> LoadOptions:
@@ -103,9 +117,12 @@ def open_path(path: str | Path) -> Backend:
 class ModelStatus:
     spec: ModelSpec
     status: str
-    """'ready', 'file missing', 'not a GGUF', 'package missing' or 'load error'."""
+    """'ready', 'file missing', 'not a GGUF', 'package missing', 'load error' or
+    'template missing'."""
     detail: str
     path: Path | None
+    info: ModelInfo | None = None
+    """What the load found (a ready model), for checks above this layer (its template)."""
 
 
 def model_status(spec: ModelSpec) -> ModelStatus:
@@ -118,6 +135,8 @@ def model_status(spec: ModelSpec) -> ModelStatus:
         return ModelStatus(spec, "package missing", str(exc), None)
     except ModelFileMissing as exc:
         return ModelStatus(spec, "file missing", str(exc), None)
+    except CacheUnusable as exc:
+        return ModelStatus(spec, "load error", str(exc), None)
     except (OSError, ValueError) as exc:
         return ModelStatus(spec, "load error", f"assembling the package's GGUF failed: {exc}", None)
     try:
@@ -127,9 +146,9 @@ def model_status(spec: ModelSpec) -> ModelStatus:
     except NotAGGUF as exc:
         return ModelStatus(spec, "not a GGUF", str(exc), path)
     except ModelLoadError as exc:
-        return ModelStatus(spec, "load error", exc.reason, path)
+        return ModelStatus(spec, "load error", str(exc), path)
     info = model.info
     model.close()
     offload = info.offload.describe() if info.offload else ""
     detail = f"{info.architecture}, {info.n_vocab} tokens, {offload}"
-    return ModelStatus(spec, "ready", detail, path)
+    return ModelStatus(spec, "ready", detail, path, info)

@@ -295,9 +295,13 @@ class Session:
         self._scoring.clear()
         self._show()
 
-    def resume(self, records: Iterable[Mapping[str, Any]], store: Appender | None) -> None:
+    def resume(self, records: Iterable[Mapping[str, Any]], store: Appender | None) -> int:
         """Rebuild the tree and the branch on screen from saved records; new records go to
-        `store` (the same file, appended to)."""
+        `store` (the same file, appended to).
+
+        Returns:
+            How many damaged records were skipped (every other one is applied).
+        """
         replayer = Replayer()
         for ev in records:
             replayer.apply(ev)
@@ -313,6 +317,7 @@ class Session:
         self.store = store
         self._scoring = {t.id for t in self.tree.turns.values() if t.other}
         self._show()
+        return replayer.skipped
 
     def forks(self) -> list[tuple[Turn, list[Turn]]]:
         return list(self.tree.forks())
