@@ -43,8 +43,8 @@ def main(argv: list[str]) -> int:
         aligned,
         base_template=spec_b.template or "default",
         aligned_template=spec_a.template or "default",
-        base_system=str(getattr(spec_b, "system", "") or ""),
-        aligned_system=str(getattr(spec_a, "system", "") or ""),
+        base_system=spec_b.system,
+        aligned_system=spec_a.system,
     )
     prompt = question_prompt(pair, "base", QUESTIONS[0].text)
     generate(pair, "base", prompt.ids, GREEDY, 4)  # warm up

@@ -22,6 +22,7 @@ from playground.lessons.lang import UnknownLanguage, choose_lang
 from playground.lessons.pair import LessonCancelled
 from playground.lessons.text import render, wrap
 from playground.templates.errors import TemplateError
+from playground.templates.prompt import TemplateProblem
 
 
 def add_parser(subparsers: Any) -> None:
@@ -79,7 +80,7 @@ def _spec_fields(args: argparse.Namespace, model_id: str) -> tuple[str, str]:
     if is_model_path(model_id):
         return "default", ""
     spec = config_from(args).model(model_id)
-    return spec.template or "default", str(getattr(spec, "system", "") or "")
+    return spec.template or "default", spec.system
 
 
 def _progress(done: int, total: int, what: str) -> None:
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(render(result, lang, width=max(40, width)))
             if args.html:
                 print(f"figure written to {args.html}", file=sys.stderr)
-    except (EngineError, TemplateError, OSError, ValueError) as exc:
+    except (EngineError, TemplateError, TemplateProblem, OSError, ValueError) as exc:
         return fail(str(exc))
     except (KeyboardInterrupt, LessonCancelled):
         print("\n[cancelled]", file=sys.stderr)

@@ -15,9 +15,19 @@ from pathlib import Path
 
 from playground.config.models import Config, ConfigError, ModelSpec, parse_config
 from playground.config.paths import cache_dir, find_config
-from playground.engine.backend import Backend
+from playground.engine.backend import Backend, describe_capabilities
 from playground.engine.errors import EngineError, ModelFileMissing
 from playground.engine.llama import LlamaModel, LoadOptions, default_threads
+from playground.engine.remote import (
+    ApiKeyMissing,
+    Endpoint,
+    RemoteError,
+    ServerHTTPError,
+    ServerTimeout,
+    ServerUnreachable,
+    WrongModel,
+    open_server,
+)
 from playground.engine.types import ModelInfo
 
 
@@ -96,11 +106,15 @@ def load_options(spec: ModelSpec, models_sharing: int = 2) -> LoadOptions:
 
 
 def open_model(spec: ModelSpec, models_sharing: int = 2) -> Backend:
-    """Load a model entry on its backend (the factory of the contract).
+    """Load a model entry on its backend (the factory of the contract): in-process for a
+    GGUF, over HTTP for a server kind.
 
     Raises:
-        EngineError: a subclass with a user-facing message (file missing, not a GGUF, ...).
+        EngineError: a subclass with a user-facing message (file missing, not a GGUF, a
+            server that is down or serves another model, ...).
     """
+    if spec.is_remote:
+        return open_remote(spec)
     return LlamaModel(resolve_model_path(spec), load_options(spec, models_sharing))
 
 
@@ -129,6 +143,8 @@ def model_status(spec: ModelSpec) -> ModelStatus:
     """Check one model by really loading it (weights memory-mapped, small context)."""
     from playground.engine.errors import ModelLoadError, NotAGGUF
 
+    if spec.is_remote:
+        return remote_status(spec)
     try:
         path = resolve_model_path(spec)
     except PackageMissing as exc:
@@ -152,3 +168,66 @@ def model_status(spec: ModelSpec) -> ModelStatus:
     offload = info.offload.describe() if info.offload else ""
     detail = f"{info.architecture}, {info.n_vocab} tokens, {offload}"
     return ModelStatus(spec, "ready", detail, path, info)
+
+
+def endpoint_of(spec: ModelSpec) -> Endpoint:
+    """Where a server model is, from its models.toml entry."""
+    assert spec.url is not None
+    return Endpoint(
+        url=spec.url,
+        api_key_env=spec.api_key_env,
+        connect_timeout=spec.connect_timeout,
+        read_timeout=spec.read_timeout,
+        ca_file=str(spec.ca_file) if spec.ca_file else None,
+    )
+
+
+def open_remote(spec: ModelSpec) -> Backend:
+    """Connect to a model entry with a server kind (llama-server, vllm).
+
+    Raises:
+        RemoteError: unreachable, timed out, refused, key missing, or another model served.
+    """
+    return open_server(
+        spec.kind,
+        endpoint_of(spec),
+        spec.server_model,
+        name=spec.name,
+        max_top_k=spec.max_top_k,
+        tokenizer=str(spec.tokenizer) if spec.tokenizer else None,
+    )
+
+
+_REMOTE_STATUS = (
+    (ApiKeyMissing, "key missing"),
+    (WrongModel, "wrong model"),
+    (ServerTimeout, "timeout"),
+    (ServerHTTPError, "refused"),
+    (ServerUnreachable, "unreachable"),
+    (RemoteError, "server error"),
+)
+
+
+def remote_status(spec: ModelSpec) -> ModelStatus:
+    """Check a server model by connecting: reachable, what it serves, what it can do."""
+    try:
+        backend = open_remote(spec)
+    except RemoteError as exc:
+        status = next(label for cls, label in _REMOTE_STATUS if isinstance(exc, cls))
+        return ModelStatus(spec, status, str(exc), None)
+    try:
+        info = backend.info
+        caps = describe_capabilities(backend.capabilities)
+        served = info.metadata.get("server.model") or info.path or info.name
+        lines = [
+            f"runs on: {info.runs_on}"
+            + ("" if info.metadata.get("server.loopback") == "true" else " (another machine)"),
+            f"serves: {served}, {info.n_vocab} tokens, context {info.n_ctx}",
+        ]
+        lines += [
+            f"{'yes' if ok else 'no '}  {label}" + (f" ({why})" if why else "")
+            for label, ok, why in caps
+        ]
+    finally:
+        backend.close()
+    return ModelStatus(spec, "ready", "\n    ".join(lines), None, info)

@@ -810,25 +810,30 @@ class PlaygroundApp(App[int]):
             else "URIAL prompt off for the base model."
         )
 
+    def _back_to_input(self, _result: object = None) -> None:
+        """A panel closed: typing goes to the input again, not to whatever had focus
+        before (a pane, whose own keys would take the first letters)."""
+        self.call_after_refresh(self.query_one("#prompt", Input).focus)
+
     def action_help(self) -> None:
         from playground.ui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(), self._back_to_input)
 
     def action_templates(self) -> None:
         from playground.ui.screens.templates import TemplatesScreen
 
-        self.push_screen(TemplatesScreen())
+        self.push_screen(TemplatesScreen(), self._back_to_input)
 
     def action_sampling(self) -> None:
         from playground.ui.screens.sampling import SamplingScreen
 
-        self.push_screen(SamplingScreen())
+        self.push_screen(SamplingScreen(), self._back_to_input)
 
     def action_models(self) -> None:
         from playground.ui.screens.models import ModelsScreen
 
-        self.push_screen(ModelsScreen())
+        self.push_screen(ModelsScreen(), self._back_to_input)
 
     def _lesson_figures(self) -> list[Any]:
         """The lessons run in this session, for the HTML report (in the screen's language)."""

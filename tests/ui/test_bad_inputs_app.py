@@ -348,6 +348,13 @@ async def test_typing_after_tab_and_a_panel_reaches_the_input(
         assert isinstance(app.focused, Select)  # the panel's select, not two Tabs away
         await pilot.press("escape")
         await pilot.pause()
+        # "s", "f" and "v" are a pane's own keys: the input must have the focus back
+        await pilot.press("s", "o", " ", "f", "i", "v", "e", "enter")
+        await turn_done(pilot)
+        last = app.transcripts["aligned"].last
+        assert last is not None and last.user == "so five"
+        # typing straight into a focused pane goes to the input too
+        app.pane("base").focus()
         await pilot.press("h", "i", "enter")
         await turn_done(pilot)
         last = app.transcripts["aligned"].last
