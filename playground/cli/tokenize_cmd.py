@@ -28,7 +28,11 @@ from playground.templates import (
     tiktoken_tokenizer,
 )
 from playground.templates.prompt import why_configured
-from playground.templates.tiktoken_offline import ENCODING_NAMES, TiktokenUnavailable
+from playground.templates.tiktoken_offline import (
+    ENCODING_NAMES,
+    TiktokenUnavailable,
+    cache_warnings,
+)
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -180,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if model is not None:
             model.close()
+        for warning in cache_warnings():
+            print(f"playground: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(view_json(template, view), ensure_ascii=False))
     else:
