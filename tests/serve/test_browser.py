@@ -50,7 +50,8 @@ def test_question_in_the_browser_gets_both_replies_and_tab_close_ends_it(
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         tab = TabScreen(page)
         page.goto(server.url())
-        tab.wait_text("Tiny base", "Tiny aligned", "ready")
+        tab.wait_text("Tiny base", "Tiny aligned")
+        tab.wait_ready()
         (pid,) = server.wait_sessions(1)
         assert pid_alive(pid)
 
@@ -118,7 +119,7 @@ def test_conversation_resumes_across_browser_and_terminal(
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         tab = TabScreen(page)
         page.goto(server.url())
-        tab.wait_text("Tiny aligned", "ready")
+        tab.wait_ready()
         ask(tab, "asked in the browser")
         tab.wait_text(HELLO, "eog")
         (pid,) = server.wait_sessions(1)
@@ -133,7 +134,10 @@ def test_conversation_resumes_across_browser_and_terminal(
     )
     _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
     try:
-        _tmux_wait(session, "Tiny aligned", "ready")
+        end = time.monotonic() + 60
+        while _tmux("capture-pane", "-p", "-t", session).count("ready ·") < 2:
+            assert time.monotonic() < end, "the terminal app never loaded both models"
+            time.sleep(0.2)
         _tmux("send-keys", "-t", session, "C-o")
         _tmux_wait(session, "asked in the browser", HELLO)
         _tmux("send-keys", "-t", session, "-l", "then in the terminal")
@@ -158,7 +162,7 @@ def test_conversation_resumes_across_browser_and_terminal(
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         tab = TabScreen(page)
         page.goto(server.url())
-        tab.wait_text("Tiny aligned", "ready")
+        tab.wait_ready()
         page.keyboard.press("Control+o")
         tab.wait_text("asked in the browser", "then in the terminal")
         page.close()
