@@ -166,3 +166,34 @@ def test_conversation_resumes_across_browser_and_terminal(
         page.keyboard.press("Control+o")
         tab.wait_text("asked in the browser", "then in the terminal")
         page.close()
+
+
+def test_classroom_tab_with_the_token_in_the_projector_look(
+    browser: Any, serve_config: Path, serve_data: Path
+) -> None:
+    """Bound beyond loopback: the printed URL (token from the environment) opens the app in
+    a browser, whose WebSocket gets in by the cookie the page set; without the token the
+    browser gets the refusal and no app. --projector: a black screen and a 28 px page."""
+    token = "classroom-token-0123456789"
+    args = ["--config", str(serve_config), "--host", "0.0.0.0", "--allow-remote", "--projector"]
+    with serving(args, serve_env(serve_data, PLAYGROUND_SERVE_TOKEN=token)) as server:
+        assert server.token() == token
+        stranger = browser.new_page()
+        response = stranger.goto(server.url())
+        assert response is not None and response.status == 403
+        assert "access token" in stranger.inner_text("body")
+        assert stranger.query_selector(".textual-terminal") is None
+        stranger.close()
+        assert server.started_pids() == []
+
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        tab = TabScreen(page)
+        page.goto(server.url(f"/?token={token}"))
+        tab.wait_ready()
+        assert page.get_attribute("#terminal", "data-font-size") == "28"
+        assert tab.screen is not None
+        middle = tab.screen.buffer[tab.screen.lines // 2][tab.screen.columns // 4]
+        assert middle.bg == "000000"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-projector.png"))
+        page.close()
