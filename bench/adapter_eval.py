@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playground.engine.llama_model import LlamaModel, LoadOptions  # noqa: E402
+from playground.engine.llama.factory import factory_for  # noqa: E402
+from playground.engine.llama.model import LlamaModel, LoadOptions  # noqa: E402
 from playground.engine.types import Finished, StopReason, TokenEvent  # noqa: E402
-from playground.sampling import factory_for  # noqa: E402
 from playground.sampling.presets import ADAPTER, GREEDY  # noqa: E402
 
 MAX_TOKENS = 250

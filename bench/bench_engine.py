@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playground.config import load_config, resolve_model_path  # noqa: E402
-from playground.engine.llama_model import LlamaModel, LoadOptions  # noqa: E402
+from playground.engine.llama.model import LlamaModel, LoadOptions  # noqa: E402
 from playground.engine.types import Finished, TokenEvent  # noqa: E402
 
 PROMPT = "Here is a long list of animals, one per line, with a short note on each:\n1."

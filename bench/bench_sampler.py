@@ -20,8 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playground.engine.llama_model import LlamaModel, LoadOptions  # noqa: E402
-from playground.sampling import SamplerSettings, factory_for  # noqa: E402
+from playground.engine.llama.factory import factory_for  # noqa: E402
+from playground.engine.llama.model import LlamaModel, LoadOptions  # noqa: E402
+from playground.engine.settings import SamplerSettings  # noqa: E402
 from playground.sampling.presets import ADAPTER, LLAMA_CPP_DEFAULTS, URIAL  # noqa: E402
 
 CONFIGS: tuple[tuple[str, SamplerSettings], ...] = (

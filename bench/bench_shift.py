@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playground.analysis.shift import analyse_reply  # noqa: E402
-from playground.engine.llama_model import (  # noqa: E402
+from playground.engine.llama.model import (  # noqa: E402
     SCORE_OUTPUTS_PER_DECODE,
     LlamaModel,
     LoadOptions,

@@ -44,10 +44,10 @@ from textual.widgets import Input  # noqa: E402
 
 import playground.ui.app  # noqa: E402
 from playground.config import Config, load_config, open_model  # noqa: E402
-from playground.engine.llama_model import LlamaModel  # noqa: E402
+from playground.engine.llama.model import LlamaModel  # noqa: E402
 from playground.engine.types import Finished  # noqa: E402
-from playground.sampling.factory import factory_for  # noqa: E402
-from playground.sampling.settings import SamplerSettings  # noqa: E402
+from playground.engine.llama.factory import factory_for  # noqa: E402
+from playground.engine.settings import SamplerSettings  # noqa: E402
 from playground.ui.app import PlaygroundApp  # noqa: E402
 from playground.ui.prompting import build_prompt, default_template  # noqa: E402
 from playground.ui.widgets.inspector import TokenInspector  # noqa: E402

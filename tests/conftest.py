@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from playground.engine.llama_model import LlamaModel, LoadOptions
+from playground.engine.llama.model import LlamaModel, LoadOptions
 
 # CI runs on a fresh clone with no example database: the same examples every run there, so
 # a landing never hinges on a random draw. Locally, hypothesis explores as usual.

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 CORE = [
-    "playground.engine.llama_model",
+    "playground.engine.backend",
+    "playground.engine.llama",
     "playground.engine.vocab",
     "playground.config",
     "playground.sampling",

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from playground.engine.errors import ModelFileMissing, ModelLoadError, NotAGGUF, PromptTooLong
-from playground.engine.llama_model import LlamaModel, LoadOptions
+from playground.engine.llama.model import LlamaModel, LoadOptions
+from playground.engine.settings import SamplerSettings
 from playground.engine.topk import logsumexp
 from playground.engine.types import Finished, StopReason, TokenEvent, TokenKind
-from playground.sampling.settings import SamplerSettings
 from tests import tiny_gguf as tg
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from playground.analysis.compare import Comparison, piece_text, run_comparison
 from playground.analysis.report_html import render_html
-from playground.engine.llama_model import LlamaModel
+from playground.engine.llama.model import LlamaModel
 from playground.engine.types import TopEntry
 
 INSTALL_HINT = "headless Chromium is missing: apt-get install -y chromium chromium-driver"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playground.sampling.chain import Sampler, SamplerContext
-from playground.sampling.settings import SamplerSettings
+from playground.engine.llama.sampler import Sampler, SamplerContext
+from playground.engine.settings import SamplerSettings
 
 N_DRAWS = 20_000
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from playground.engine.llama.sampler import Sampler, SamplerContext, apply_llama_sampler
+from playground.engine.settings import SamplerSettings
 from playground.sampling import reference as ref
-from playground.sampling.chain import Sampler, SamplerContext, apply_llama_sampler
-from playground.sampling.settings import SamplerSettings
 
 EPS = 1e-4
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from playground.engine.llama.tricks import eos_ramp_value
+from playground.engine.settings import SamplerSettings
 from playground.sampling.cli_args import add_sampler_args, settings_from_args
 from playground.sampling.presets import (
     ADAPTER,
@@ -17,8 +19,6 @@ from playground.sampling.presets import (
     load_user_presets,
     save_user_preset,
 )
-from playground.sampling.settings import SamplerSettings
-from playground.sampling.tricks import eos_ramp_value
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,14 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from playground.engine.llama_model import LlamaModel
+from playground.engine.llama.factory import factory_for, make_sampler
+from playground.engine.llama.model import LlamaModel
+from playground.engine.llama.sampler import Sampler, SamplerContext
+from playground.engine.llama.tricks import ADAPTER_TOKEN_STYLE, find_turn_start
+from playground.engine.settings import SamplerSettings
+from playground.engine.trace import SampleTrace
 from playground.engine.types import Finished, StopReason, TokenEvent
-from playground.sampling import SamplerSettings, factory_for, make_sampler
-from playground.sampling.chain import Sampler, SamplerContext
 from playground.sampling.presets import ADAPTER
-from playground.sampling.trace import SampleTrace
-from playground.sampling.tricks import ADAPTER_TOKEN_STYLE, find_turn_start
 from tests.tiny_gguf import (
     ALIGNED_REPLY,
     BASE_CYCLE,
@@ -182,7 +183,7 @@ def test_turn_start_found_from_chat_markers(gemma: LlamaModel) -> None:
 
 
 def test_token_style_rule_maps_by_text(gemma: LlamaModel, tiny_base: LlamaModel) -> None:
-    from playground.sampling.tricks import llama2_piece_text, style_map
+    from playground.engine.llama.tricks import llama2_piece_text, style_map
 
     for model in (gemma, tiny_base):
         sm = style_map(model.vocab)

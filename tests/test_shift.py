@@ -24,8 +24,8 @@ from playground.analysis.shift import (
     classify,
     summarize,
 )
-from playground.engine.llama_model import LlamaModel
-from playground.sampling.settings import SamplerSettings
+from playground.engine.llama.model import LlamaModel
+from playground.engine.settings import SamplerSettings
 from tests.tiny_gguf import ALIGNED_REPLY, BASE_CYCLE, IM_END
 
 F64 = npt.NDArray[np.float64]

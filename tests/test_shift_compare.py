@@ -13,7 +13,7 @@ import pytest
 
 from playground.analysis.compare import comparison_to_json, run_comparison
 from playground.cli import compare_cmd
-from playground.engine.llama_model import LlamaModel
+from playground.engine.llama.model import LlamaModel
 from tests.test_shift import brute_force_logprobs
 from tests.tiny_gguf import ALIGNED_REPLY_TEXT
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import gguf
 import pytest
 
-from playground.engine.llama_model import LlamaModel, LoadOptions
+from playground.engine.llama.model import LlamaModel, LoadOptions
 from playground.templates import (
     JinjaTemplate,
     TemplateError,

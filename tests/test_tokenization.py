@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from playground.cli.main import main
-from playground.engine.llama_model import LlamaModel
+from playground.engine.llama.model import LlamaModel
 from playground.templates import (
     LlamaTokenizer,
     both_ways,

@@ -21,9 +21,9 @@ from playground.analysis.contexts import (
 )
 from playground.analysis.shift import ShiftAnalysis, ShiftClass, TokenShift, analyse_reply
 from playground.engine.backend import Backend
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, TokenEvent, TopEntry
 from playground.engine.utf8 import hex_escape
-from playground.sampling.settings import SamplerSettings
 
 Direction = Literal["aligned", "base", "both"]
 """Whose reply is analysed: the aligned one under the base model (URIAL), the base one

@@ -9,11 +9,11 @@ from typing import Any
 
 from playground.cli.common import CliError, config_from, fail, is_model_path, open_by_id
 from playground.engine.errors import EngineError
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, TokenEvent
 from playground.engine.utf8 import hex_escape
 from playground.sampling import cli_args, load_user_presets
 from playground.sampling.presets import PresetError
-from playground.sampling.settings import SamplerSettings
 
 
 def add_parser(subparsers: Any) -> None:

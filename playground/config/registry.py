@@ -17,7 +17,7 @@ from playground.config.models import Config, ConfigError, ModelSpec, parse_confi
 from playground.config.paths import cache_dir, find_config
 from playground.engine.backend import Backend
 from playground.engine.errors import EngineError, ModelFileMissing
-from playground.engine.llama_model import LlamaModel, LoadOptions, default_threads
+from playground.engine.llama import LlamaModel, LoadOptions, default_threads
 
 
 class PackageMissing(EngineError):

@@ -29,10 +29,10 @@ from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from playground.engine.errors import EngineError
+from playground.engine.settings import SamplerSettings
 from playground.engine.topk import FloatArray
 from playground.engine.types import ModelInfo, ScoredToken, StreamItem
 from playground.engine.vocab import Vocab
-from playground.sampling.settings import SamplerSettings
 
 SettingsSource = SamplerSettings | Callable[[], SamplerSettings]
 """Fixed settings, or a callable the backend reads before every token (live changes; only

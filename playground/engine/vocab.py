@@ -1,15 +1,13 @@
 """A model's vocabulary: every token's exact bytes and kind, read once at load.
 
-llama-cpp-python's `detokenize` and `token_to_piece` use a fixed 32-byte buffer and return
-long pieces EMPTY without an error (hundreds of tokens in the Llama 3, Qwen2 and Gemma
-vocabularies), so pieces are read here with a larger buffer, retried on a negative length.
+Each backend builds one (`Vocab.from_kinds`): the in-process backend from llama.cpp's C API
+(`playground.engine.llama.vocab_loader`), a server backend from the server's tokenizer.
 """
 
 from __future__ import annotations
 
-import ctypes
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +32,9 @@ _KIND_CODES = (
 )
 
 
-def _kind_from_attr(attr: int) -> TokenKind:
+def kind_from_attr(attr: int) -> TokenKind:
+    """The kind of a token from llama.cpp's llama_token_attr bits (llama-server reports them
+    too)."""
     if attr & _ATTR_CONTROL:
         return TokenKind.CONTROL
     if attr & _ATTR_USER_DEFINED:
@@ -63,6 +63,33 @@ class Vocab:
     add_bos: bool
     """Whether the model expects a BOS at the start of every prompt."""
 
+    @classmethod
+    def from_kinds(
+        cls,
+        pieces: Sequence[bytes],
+        kinds: Sequence[TokenKind],
+        *,
+        eog: Iterable[int],
+        bos: int | None,
+        eos: int | None,
+        eot: int | None,
+        add_bos: bool,
+    ) -> Vocab:
+        """A vocabulary from each token's bytes and kind (the same length).
+
+        Raises:
+            ValueError: pieces and kinds differ in length, or a special id is out of range.
+        """
+        if len(pieces) != len(kinds):
+            raise ValueError(f"{len(pieces)} pieces but {len(kinds)} kinds")
+        n = len(pieces)
+        for name, tok in (("bos", bos), ("eos", eos), ("eot", eot)):
+            if tok is not None and not 0 <= tok < n:
+                raise ValueError(f"{name} id {tok} is outside the vocabulary of {n} tokens")
+        code_of = {k: i for i, k in enumerate(_KIND_CODES)}
+        codes = np.fromiter((code_of[k] for k in kinds), dtype=np.uint8, count=n)
+        return cls(tuple(pieces), codes, frozenset(eog), bos, eos, eot, add_bos)
+
     @property
     def size(self) -> int:
         return len(self.pieces)
@@ -90,42 +117,3 @@ class Vocab:
             cached = {k: tuple(v) for k, v in built.items()}
             object.__setattr__(self, "_piece_index", cached)
         return cached
-
-
-def _long_piece(llama_cpp: Any, vocab_ptr: Any, token: int, size: int) -> bytes:
-    """A piece that did not fit the shared buffer: llama.cpp said it needs `size` bytes."""
-    bigger = ctypes.create_string_buffer(size)
-    n = llama_cpp.llama_token_to_piece(vocab_ptr, token, bigger, size, 0, True)
-    return bytes(bigger.raw[:n])
-
-
-def load_vocab(llama_cpp: Any, vocab_ptr: Any) -> Vocab:
-    """Read the whole vocabulary through llama.cpp's C API (about 1 s at 262k tokens)."""
-    n = int(llama_cpp.llama_vocab_n_tokens(vocab_ptr))
-    buf = ctypes.create_string_buffer(256)
-    to_piece = llama_cpp.llama_token_to_piece
-    get_attr = llama_cpp.llama_vocab_get_attr
-    is_eog = llama_cpp.llama_vocab_is_eog
-    pieces: list[bytes] = []
-    codes = np.zeros(n, dtype=np.uint8)
-    eog: set[int] = set()
-    code_of = {k: i for i, k in enumerate(_KIND_CODES)}
-    for tok in range(n):
-        m = to_piece(vocab_ptr, tok, buf, 256, 0, True)
-        pieces.append(buf.raw[:m] if m >= 0 else _long_piece(llama_cpp, vocab_ptr, tok, -m))
-        codes[tok] = code_of[_kind_from_attr(int(get_attr(vocab_ptr, tok)))]
-        if is_eog(vocab_ptr, tok):
-            eog.add(tok)
-
-    def opt(value: int) -> int | None:
-        return value if 0 <= value < n else None
-
-    return Vocab(
-        pieces=tuple(pieces),
-        kind_codes=codes,
-        eog=frozenset(eog),
-        bos=opt(int(llama_cpp.llama_vocab_bos(vocab_ptr))),
-        eos=opt(int(llama_cpp.llama_vocab_eos(vocab_ptr))),
-        eot=opt(int(llama_cpp.llama_vocab_eot(vocab_ptr))),
-        add_bos=bool(llama_cpp.llama_vocab_get_add_bos(vocab_ptr)),
-    )

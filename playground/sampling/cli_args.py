@@ -11,14 +11,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from playground.sampling.presets import BUILTIN_PRESETS, PresetError, find_preset
-from playground.sampling.settings import (
+from playground.engine.settings import (
     ADAPTER_DIVERSITY,
     ADAPTER_RAMP,
     PENALTY_SOURCES,
     RANDOM_SEED,
     SamplerSettings,
 )
+from playground.sampling.presets import BUILTIN_PRESETS, PresetError, find_preset
 
 # (flag, field, type, help); flags follow llama.cpp's CLI names where it has them.
 _SIMPLE: tuple[tuple[str, str, type, str], ...] = (

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from playground.sampling.settings import (
+from playground.engine.settings import (
     ADAPTER_DIVERSITY,
     ADAPTER_RAMP,
     ADAPTER_RAMP_END,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from playground.engine.trace import SampleTrace, TrickMove
 from playground.engine.types import Finished, TokenEvent, TokenKind, TopEntry
 from playground.sampling.presets import PresetError, settings_from_mapping
-from playground.sampling.trace import SampleTrace, TrickMove
 from playground.session.turns import OtherView
 
 

@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
 from playground.engine.backend import Backend
-from playground.sampling.settings import SamplerSettings
+from playground.engine.settings import SamplerSettings
 from playground.session.turns import SIDES, SideTranscript, Turn
 from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (

@@ -11,7 +11,7 @@ from typing import Any
 from playground.analysis.compare import Comparison, Generation
 from playground.analysis.contexts import Prompt
 from playground.analysis.report_html import render_html
-from playground.sampling.settings import SamplerSettings
+from playground.engine.settings import SamplerSettings
 from playground.session.turns import SIDES, SideTranscript, Turn
 
 

@@ -19,8 +19,8 @@ from textual.message_pump import MessagePump
 from textual.worker import get_current_worker
 
 from playground.engine.backend import Backend, SettingsSource
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, TokenEvent
-from playground.sampling.settings import SamplerSettings
 from playground.session.turns import OtherView
 
 FRAME_S = 1 / 8

@@ -54,7 +54,7 @@ BackendFactory = Callable[[TinyPair], AbstractContextManager[BackendPair]]
 
 @contextmanager
 def _in_process(pair: TinyPair) -> Iterator[BackendPair]:
-    from playground.engine.llama_model import LlamaModel, LoadOptions
+    from playground.engine.llama.model import LlamaModel, LoadOptions
 
     threads = max(1, os.cpu_count() or 2)
     base = LlamaModel(pair.base, LoadOptions(n_ctx=256, n_threads=threads))

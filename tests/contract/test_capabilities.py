@@ -13,7 +13,7 @@ from playground.engine.backend import (
     describe_capabilities,
     in_process_capabilities,
 )
-from playground.sampling.settings import SamplerSettings
+from playground.engine.settings import SamplerSettings
 
 SERVER_LIKE = Capabilities(
     max_top_k=20,

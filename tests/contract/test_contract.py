@@ -15,8 +15,8 @@ import pytest
 from playground.analysis.shift import ShiftClass, analyse_reply
 from playground.engine.backend import Backend, Unsupported
 from playground.engine.errors import PromptTooLong
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, StopReason, StreamItem, TokenEvent, TokenKind
-from playground.sampling.settings import SamplerSettings
 from tests import tiny_gguf as tg
 from tests.contract.conftest import BackendPair
 

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from playground.engine.llama_model import LlamaModel
+from playground.engine.llama.model import LlamaModel
 from playground.engine.types import Finished, StopReason, TokenEvent
 from playground.session.forking import fork_stream, handover, same_vocabulary
 from tests.tiny_gguf import (

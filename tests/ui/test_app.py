@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.widgets import Input, Select
 
 from playground.config import Config
-from playground.sampling.settings import SamplerSettings
+from playground.engine.settings import SamplerSettings
 from playground.ui.app import PlaygroundApp
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.token_render import SPECIAL, View

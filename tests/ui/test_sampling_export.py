@@ -18,10 +18,10 @@ from textual.app import App, ComposeResult
 from textual.widgets import Switch
 
 from playground.config import Config
-from playground.engine.llama_model import LlamaModel
+from playground.engine.llama.model import LlamaModel
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import TokenEvent, TokenKind, TopEntry
 from playground.engine.utf8 import hex_escape
-from playground.sampling.settings import SamplerSettings
 from playground.session.turns import OtherView
 from playground.ui.app import PlaygroundApp
 from playground.ui.widgets.inspector import TokenInspector, piece_label

@@ -17,8 +17,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Switch, TabbedContent, TabPane
 
+from playground.engine.settings import SamplerSettings
 from playground.sampling.presets import BUILTIN_PRESETS
-from playground.sampling.settings import SamplerSettings
 from playground.session.turns import SIDES
 
 if TYPE_CHECKING:

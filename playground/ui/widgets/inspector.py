@@ -11,9 +11,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from playground.engine.trace import SampleTrace
 from playground.engine.types import TokenEvent, TokenKind
 from playground.engine.vocab import Vocab
-from playground.sampling.trace import SampleTrace
 from playground.session.turns import OtherView
 from playground.ui.widgets.token_render import CLASS_STYLE, visible_piece
 

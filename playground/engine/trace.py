@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from playground.sampling.settings import SamplerSettings
+from playground.engine.settings import SamplerSettings
 
 
 @dataclass(frozen=True, slots=True)

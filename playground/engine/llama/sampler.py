@@ -25,17 +25,17 @@ from typing import Any
 
 import numpy as np
 
-from playground.engine.topk import FloatArray, logsumexp
-from playground.engine.vocab import Vocab
-from playground.sampling.settings import RANDOM_SEED, SamplerSettings
-from playground.sampling.trace import SampleTrace, TrickMove
-from playground.sampling.tricks import (
+from playground.engine.llama.tricks import (
     IntArray,
     eos_ramp_value,
     find_turn_start,
     style_map,
     text_bias_ids,
 )
+from playground.engine.settings import RANDOM_SEED, SamplerSettings
+from playground.engine.topk import FloatArray, logsumexp
+from playground.engine.trace import SampleTrace, TrickMove
+from playground.engine.vocab import Vocab
 
 TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 """llama_token_data's layout, so numpy can fill llama.cpp's candidate array in place."""

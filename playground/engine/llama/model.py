@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from playground.engine import logs
 from playground.engine.backend import (
     CancelCheck,
     Capabilities,
@@ -34,7 +33,11 @@ from playground.engine.backend import (
     in_process_capabilities,
 )
 from playground.engine.errors import DecodeError, ModelLoadError, PromptTooLong
-from playground.engine.gguf_file import check_gguf
+from playground.engine.llama import logs
+from playground.engine.llama.factory import factory_for
+from playground.engine.llama.gguf_file import check_gguf
+from playground.engine.llama.vocab_loader import load_vocab
+from playground.engine.settings import SamplerSettings
 from playground.engine.topk import FloatArray, logsumexp, rank_of, top_k_ids
 from playground.engine.types import (
     Finished,
@@ -47,8 +50,7 @@ from playground.engine.types import (
     TopEntry,
 )
 from playground.engine.utf8 import IncrementalText
-from playground.engine.vocab import Vocab, load_vocab
-from playground.sampling.settings import SamplerSettings
+from playground.engine.vocab import Vocab
 
 GREEDY = SamplerSettings()
 
@@ -315,7 +317,7 @@ class LlamaModel:
         Args:
             turn_start: where the user's turn begins in the prompt (the diversity rule).
             make_sampler: the sampler factory; None builds the full one for this model (DRY
-                and text biases included, see playground.sampling.factory).
+                and text biases included, see playground.engine.llama.factory).
 
         Raises:
             PromptTooLong: the prompt does not leave room for one generated token.
@@ -338,9 +340,6 @@ class LlamaModel:
             )
 
     def _sampler_factory(self, turn_start: int | None) -> SamplerFactory:
-        # Imported here: the sampling package's chain imports this package's types.
-        from playground.sampling.factory import factory_for
-
         return factory_for(self, turn_start)
 
     def _stream(

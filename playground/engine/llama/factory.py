@@ -1,4 +1,4 @@
-"""The sampler factory the engine calls: at the start, and again on every settings change.
+"""The sampler factory the in-process backend calls: at the start, and on every settings change.
 
 `LlamaModel.stream(..., make_sampler=...)` calls the factory with (settings, vocab, prompt,
 generated so far). A new settings object mid-stream gets a new sampler, primed with the
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from playground.engine.llama.sampler import Sampler, SamplerContext
+from playground.engine.settings import SamplerSettings
 from playground.engine.vocab import Vocab
-from playground.sampling.chain import Sampler, SamplerContext
-from playground.sampling.settings import SamplerSettings
+
+if TYPE_CHECKING:
+    from playground.engine.llama.model import LlamaModel
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ make_sampler = SamplerFactory()
 """The factory without a model at hand: everything but DRY and tokenized text biases."""
 
 
-def factory_for(model: Any, turn_start: int | None = None) -> SamplerFactory:
+def factory_for(model: LlamaModel, turn_start: int | None = None) -> SamplerFactory:
     """The full factory for one loaded LlamaModel (DRY and text biases included)."""
 
     def tokenize(text: str) -> Sequence[int]:
