@@ -197,3 +197,40 @@ def test_classroom_tab_with_the_token_in_the_projector_look(
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-projector.png"))
         page.close()
+
+
+def test_tabs_opened_at_once_past_the_limit_get_the_full_page(
+    browser: Any, serve_config: Path, serve_data: Path
+) -> None:
+    """A class opening the URL together: with --max-sessions 1, two tabs loading at the same
+    moment both may get the page while a place is free, but only one gets the session; the
+    other ends on the page saying all sessions are in use, not on an ended session."""
+    args = ["--config", str(serve_config), "--max-sessions", "1"]
+    with serving(args, serve_env(serve_data)) as server:
+        pages = [browser.new_page() for _ in range(2)]
+        tabs = [TabScreen(p) for p in pages]
+        for page in pages:
+            page.goto(server.url(), wait_until="commit")
+        full = "All 1 playground sessions are in use"
+
+        def settled() -> bool:
+            for page in pages:
+                page.wait_for_timeout(50)
+            running = [t.text().count("ready ·") >= 2 for t in tabs]
+            try:
+                refused = [full in p.inner_text("body") for p in pages]
+            except Exception:  # a page in the middle of reloading
+                return False
+            return (
+                running.count(True) == 1
+                and refused.count(True) == 1
+                and running.index(True) != refused.index(True)
+            )
+
+        wait_for(settled, 60, "one tab with the app and one with the full page")
+        assert len(server.started_pids()) == 1
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        loser = next(p for p in pages if full in p.inner_text("body"))
+        loser.screenshot(path=str(ARTIFACTS / "browser-full.png"))
+        for page in pages:
+            page.close()
