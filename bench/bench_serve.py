@@ -119,7 +119,7 @@ class Streaming:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if rec.get("type") == "user":
+            if _new_turn(rec):
                 ended = set()
             elif rec.get("type") in ("finish", "error"):
                 ended.add(rec["side"])
@@ -139,7 +139,7 @@ class Streaming:
             except json.JSONDecodeError:
                 continue  # a line being written
             kind = rec.get("type")
-            if kind == "user":
+            if _new_turn(rec):
                 turns += 1
                 tokens, ended = set(), set()
             elif kind == "tokens":
@@ -147,6 +147,11 @@ class Streaming:
             elif kind in ("finish", "error"):
                 ended.add(rec["side"])
         return turns, tokens == {"base", "aligned"} and not ended
+
+
+def _new_turn(rec: dict[str, object]) -> bool:
+    """A message starts one turn per side in the conversation tree: count the base side's."""
+    return rec.get("type") == "node" and rec.get("side") == "base"
 
 
 def wait(cond: Callable[[], bool], timeout: float, what: str, pump: Callable[[], None]) -> None:

@@ -51,7 +51,8 @@ from playground.engine.settings import SamplerSettings  # noqa: E402
 from playground.ui.app import PlaygroundApp  # noqa: E402
 from playground.ui.prompting import build_prompt, default_template  # noqa: E402
 from playground.ui.widgets.inspector import TokenInspector  # noqa: E402
-from playground.ui.workers import ModelReady, lower_priority  # noqa: E402
+from playground.session.jobs import Work, WorkKind  # noqa: E402
+from playground.ui.workers import CallDone, lower_priority  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper and the sea."
 
@@ -194,7 +195,8 @@ async def _app_run(
         pair = {"base": config.pair.base, "aligned": config.pair.aligned}
         for side, model in models.items():
             model.reset()
-            app.post_message(ModelReady(side, model, config.models[pair[side]]))
+            loaded = (model, config.models[pair[side]])
+            app.post_message(CallDone(Work(WorkKind.LOAD, side), loaded))
         while not all(app.models.values()):
             await pilot.pause(0.01)
         for side in ("base", "aligned"):

@@ -20,6 +20,7 @@ BENCHES = {
     "sampler": "bench_sampler.py",
     "shift": "bench_shift.py",
     "ui": "bench_ui.py",
+    "lessons": "bench_lessons.py",
 }
 
 

@@ -15,6 +15,8 @@ CORE = [
     "playground.sampling",
     "playground.templates",
     "playground.analysis",
+    "playground.lessons",
+    "playground.cli.lesson_cmd",
     "playground.session.core",
     "playground.session.forking",
     "playground.cli.main",

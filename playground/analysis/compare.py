@@ -39,6 +39,9 @@ class Generation:
     events: tuple[TokenEvent, ...]
     text: str
     finished: Finished
+    forced: tuple[tuple[int, str], ...] = ()
+    """(token index, how it was chosen) for each token the user forced (a fork, a swap);
+    its event's log-probability is the model's before forcing."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ def token_json(t: TokenShift, producer: Literal["aligned", "base"]) -> dict[str,
         f"{producer}_logprob": _num(t.producer_logprob),
         f"{scorer}_logprob": _num(t.other_logprob),
         f"{scorer}_rank": t.other_rank,
+        f"{scorer}_rank_exact": t.other_rank_exact,
         "class": t.shift.value,
         f"{producer}_top": top_json(t.producer_top),
         f"{scorer}_top": top_json(t.other_top),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -48,6 +49,7 @@ border:1px solid #ddd;line-height:1.9}
 .tok:focus,.tok.sel{outline:2px solid #1a57d6;outline-offset:1px}
 .unshifted{background:var(--un)}.marginal{background:var(--ma)}.shifted{background:var(--sh)}
 .approx{text-decoration:underline dotted #333}
+.forced{outline:2px solid #0aa;outline-offset:-1px}
 .special{border:1px solid #888;font-size:.85em;padding:0 2px}
 .bar{display:flex;height:1.6em;border:1px solid #999;margin:.4em 0}
 .bar div{height:100%;font-size:.8em;display:flex;align-items:center;justify-content:center;
@@ -80,7 +82,8 @@ var h=document.createElement('div');h.className='head';
 h.textContent='#'+i+' '+JSON.stringify(t.piece)+' \\u2014 '+t.cls+', rank '+t.rank+' under '
 +data.scorer+(t.approx?' (approximate: paired with '+JSON.stringify(t.opiece)+')':'')
 +'; p('+data.producer+') = '+fmt(t.plp)+', p('+data.scorer+') = '+fmt(t.olp)
-+(t.kl===null?'':', KL = '+t.kl.toFixed(3));
++(t.kl===null?'':', KL = '+t.kl.toFixed(3))
++(t.forced?'; FORCED ('+t.forced+'), p before forcing = '+fmt(t.plp):'');
 d.appendChild(h);var cols=document.createElement('div');cols.className='cols';
 cols.appendChild(table(data.producer+' top-'+t.ptop.length,t.ptop,t.id));
 cols.appendChild(table(data.scorer+' top-'+t.otop.length,t.otop,t.oid));
@@ -109,6 +112,23 @@ def _lp(x: float | None) -> float | None:
 
 def _top(entries: Any) -> list[list[Any]]:
     return [[e.id, piece_text(e.piece), _lp(e.logprob)] for e in entries]
+
+
+def _rank_note(a: ShiftAnalysis) -> str:
+    if all(t.other_rank_exact for t in a.tokens):
+        return "exact"
+    return (
+        "exact within the scorer's top-k, and shown as >k beyond it (its backend has no "
+        "full-vocabulary ranks)"
+    )
+
+
+def _kl_note(a: ShiftAnalysis) -> str:
+    if a.kl_method:
+        return a.kl_method
+    if a.kl_unavailable:
+        return f"not available ({a.kl_unavailable})"
+    return "not computed"
 
 
 def _token_data(t: TokenShift) -> dict[str, Any]:
@@ -166,7 +186,7 @@ def _plot(a: ShiftAnalysis) -> str:
     for t in a.tokens:
         y = math.log10(t.other_rank) / top * (h - 2 * pad)
         x = left + t.index * bw
-        title = f"#{t.index} {piece_text(t.piece)!r}: rank {t.other_rank} ({t.shift.value})"
+        title = f"#{t.index} {piece_text(t.piece)!r}: rank {t.other_rank_text} ({t.shift.value})"
         bars.append(
             f'<rect x="{x:.2f}" y="{h - pad - max(y, 1.5):.2f}" width="{max(bw - 0.5, 0.5):.2f}" '
             f'height="{max(y, 1.5):.2f}" fill="{colors[t.shift.value]}">'
@@ -205,7 +225,7 @@ def _deciles(a: ShiftAnalysis) -> str:
     )
 
 
-def _tokens(a: ShiftAnalysis, sec: int) -> str:
+def _tokens(a: ShiftAnalysis, sec: int, forced: Mapping[int, str]) -> str:
     out = []
     for t in a.tokens:
         cls = [t.shift.value, "tok"]
@@ -213,11 +233,36 @@ def _tokens(a: ShiftAnalysis, sec: int) -> str:
             cls.append("approx")
         if t.special:
             cls.append("special")
+        title = ""
+        if t.index in forced:
+            cls.append("forced")
+            p = math.exp(t.producer_logprob) if t.producer_logprob is not None else None
+            before = f", p before forcing {p:.4f}" if p is not None else ""
+            title = f' title="forced ({_esc(forced[t.index])}){before}"'
         out.append(
             f'<span id="t-{sec}-{t.index}" class="{" ".join(cls)}" tabindex="0" '
-            f'data-i="{t.index}">{_esc(piece_text(t.piece))}</span>'
+            f'data-i="{t.index}"{title}>{_esc(piece_text(t.piece))}</span>'
         )
     return "".join(out)
+
+
+def _forced_list(a: ShiftAnalysis, forced: Mapping[int, str]) -> str:
+    """The tokens the user chose in this reply, with the model's probability before."""
+    if not forced:
+        return ""
+    items = []
+    for t in a.tokens:
+        if t.index in forced:
+            p = math.exp(t.producer_logprob) if t.producer_logprob is not None else None
+            before = f"p before forcing {p:.4f}" if p is not None else "p unknown"
+            items.append(
+                f"<li>#{t.index} <span class=mono>{_esc(repr(piece_text(t.piece)))}</span>: "
+                f"{_esc(forced[t.index])}, {before}</li>"
+            )
+    return (
+        "<h3>Forced tokens</h3><p class=note>Chosen by the user (a fork or a swap), not "
+        f"sampled; the model went on from them.</p><ul>{''.join(items)}</ul>"
+    )
 
 
 def _most_shifted(a: ShiftAnalysis) -> str:
@@ -231,22 +276,30 @@ def _most_shifted(a: ShiftAnalysis) -> str:
             f"{t.other_rank}, top choice there "
             f"<span class=mono>{_esc(repr(piece_text(t.other_top[0].piece)))}</span></li>"
             if t.other_top
-            else f"<li>#{i}: rank {t.other_rank}</li>"
+            else f"<li>#{i}: rank {t.other_rank_text}</li>"
         )
     return "<ol>" + "".join(items) + "</ol>"
 
 
-def _section(a: ShiftAnalysis, sec: int, producer: str, scorer: str, title: str) -> str:
+def _section(
+    a: ShiftAnalysis,
+    sec: int,
+    producer: str,
+    scorer: str,
+    title: str,
+    forced: Mapping[int, str] | None = None,
+) -> str:
+    forced = forced or {}
     data = {
         "producer": producer,
         "scorer": scorer,
-        "tokens": [_token_data(t) for t in a.tokens],
+        "tokens": [{**_token_data(t), "forced": forced.get(t.index)} for t in a.tokens],
     }
     vocab_note = (
         f'<p class="note"><b>Approximation.</b> {_esc(CROSS_VOCAB_NOTE)}</p>'
         if a.vocab != "shared"
-        else f'<p class="note">Shared vocabulary: ranks are exact, by token id. KL: '
-        f"{_esc(a.kl_method or 'not computed')}.</p>"
+        else f'<p class="note">Shared vocabulary: ranks are {_rank_note(a)}, by token id. KL: '
+        f"{_esc(_kl_note(a))}.</p>"
     )
     return (
         f"<section><h2>{_esc(title)}</h2>{_summary_bar(a)}{vocab_note}"
@@ -254,7 +307,8 @@ def _section(a: ShiftAnalysis, sec: int, producer: str, scorer: str, title: str)
         f"lists.</p>"
         f'<div class="detail" id="detail-{sec}" aria-live="polite">'
         f"Hover or focus a token.</div>"
-        f'<div class="reply tokens" data-sec="{sec}">{_tokens(a, sec)}</div>'
+        f'<div class="reply tokens" data-sec="{sec}">{_tokens(a, sec, forced)}</div>'
+        f"{_forced_list(a, forced)}"
         f"<h3>Shifts by position</h3>{_plot(a)}{_deciles(a)}"
         f"<h3>Most shifted tokens</h3>{_most_shifted(a)}"
         f'<script type="application/json" id="data-{sec}">{_json_script(data)}</script>'
@@ -262,15 +316,27 @@ def _section(a: ShiftAnalysis, sec: int, producer: str, scorer: str, title: str)
     )
 
 
-def render_html(c: Comparison) -> str:
-    """The whole report page for one comparison."""
+def render_html(
+    c: Comparison,
+    lessons: list[Any] | None = None,
+    forks: Sequence[tuple[str, Sequence[str]]] = (),
+) -> str:
+    """The whole report page for one comparison.
+
+    Args:
+        lessons: lesson results (`LessonResult.to_json(lang)`) run in the same session; each
+            gets its own section after the comparison.
+        forks: the conversation's fork points, as (where, one line per branch): the report
+            is of the branch on screen, and this says which others exist.
+    """
     base, aligned = c.base_name, c.aligned_name
+    base_forced, aligned_forced = dict(c.base.forced), dict(c.aligned.forced)
     if c.direction == "aligned":
         main_title = f"The aligned reply ({aligned}), ranked by the base model ({base})"
-        main = _section(c.analysis, 0, "aligned", "base", main_title)
+        main = _section(c.analysis, 0, "aligned", "base", main_title, aligned_forced)
     else:
         main_title = f"The base reply ({base}), ranked by the aligned model ({aligned})"
-        main = _section(c.analysis, 0, "base", "aligned", main_title)
+        main = _section(c.analysis, 0, "base", "aligned", main_title, base_forced)
     reverse = ""
     if c.reverse is not None:
         reverse = _section(
@@ -279,19 +345,21 @@ def render_html(c: Comparison) -> str:
             "base",
             "aligned",
             f"The other direction: the base reply ({base}), ranked by the aligned model",
+            base_forced,
         )
     settings_html = _settings_table(c)
     legend = (
         '<p class="legend"><span class="unshifted">unshifted: rank 1</span>'
         '<span class="marginal">marginal: rank 2-3</span>'
         '<span class="shifted">shifted: rank 4+</span>'
-        '<span class="approx">approximate pairing</span></p>'
+        '<span class="approx">approximate pairing</span>'
+        '<span class="forced">forced by the user</span></p>'
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>Token distribution shift</title>"
-        f"<style>{_CSS}</style></head><body>"
+        f"<style>{_CSS}{_LESSON_CSS if lessons else ''}</style></head><body>"
         "<h1>Token distribution shift: what alignment changed</h1>"
         f"<p>Base model: <b>{_esc(base)}</b>. Aligned model: <b>{_esc(aligned)}</b>. "
         f"Base context: <b>{_esc(c.base.prompt.mode)}</b>. Vocabularies: "
@@ -307,7 +375,23 @@ def render_html(c: Comparison) -> str:
         f"<h3>Base ({_esc(base)}), context: {_esc(c.base.prompt.mode)}</h3>"
         f"<pre>{_esc(c.base.prompt.text)}</pre>"
         f"{settings_html}"
+        f"{_forks_section(forks)}"
+        f"{''.join(lesson_section(x) for x in lessons or [])}"
         f"<script>{_JS}</script></body></html>"
+    )
+
+
+def _forks_section(forks: Sequence[tuple[str, Sequence[str]]]) -> str:
+    if not forks:
+        return ""
+    items = "".join(
+        f"<li>{_esc(where)}<ul>{''.join(f'<li>{_esc(b)}</li>' for b in branches)}</ul></li>"
+        for where, branches in forks
+    )
+    return (
+        "<h2>Forks in this conversation</h2><p class=note>This report shows the branch that "
+        "was on screen; these are the other replies at each point.</p>"
+        f"<ul>{items}</ul>"
     )
 
 
@@ -329,4 +413,159 @@ def _settings_table(c: Comparison) -> str:
     return (
         "<h2>Sampler settings (they differ: marked rows)</h2>"
         f"<table><tr><th></th><th>base</th><th>aligned</th></tr>{rows}</table>"
+    )
+
+
+# ---------------------------------------------------------------------------- lessons
+#
+# A lesson's figures arrive as `LessonResult.to_json(lang)`: plain JSON, so this module
+# (the analysis layer) never imports the lessons package above it, and a saved result
+# renders the same as a fresh one.
+
+_LESSON_CSS = """
+.lesson{border-top:2px solid #bbb;margin-top:2em}
+.hbar{display:grid;grid-template-columns:minmax(8em,max-content) 1fr max-content;gap:.2em .6em;
+align-items:center;margin:.4em 0}
+.hbar .track{background:#eee;height:1.1em;border-radius:2px;min-width:10em}
+.hbar .fill{background:#4a78c2;height:100%;border-radius:2px}
+.stack{display:flex;height:1.1em;min-width:10em;background:#eee}
+.stack div{height:100%}
+.p0{background:#7cc47c}.p1{background:#f0c850}.p2{background:#e06666}.p3{background:#999}
+.strip{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;line-height:2}
+.strip span{border:1px solid #ccc;border-radius:3px;padding:0 2px;margin:0 1px;
+white-space:pre}
+.strip .special{background:#f3d9fa;border-color:#a347c8}
+.strip .handed{background:#cfe3ff;border-color:#1a57d6}
+.strip .unshifted{background:var(--un)}.strip .marginal{background:var(--ma)}
+.strip .shifted{background:var(--sh)}
+.finding{font-weight:600}
+"""
+
+_PART_CLASS = ("p0", "p1", "p2", "p3")
+
+
+def _lesson_table(fig: Any) -> str:
+    head = "".join(f"<th>{_esc(str(c))}</th>" for c in fig["columns"])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_esc(str(c))}</td>" for c in row) + "</tr>" for row in fig["rows"]
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _lesson_bars(fig: Any) -> str:
+    scale = float(fig.get("scale") or 1.0)
+    rows = []
+    for b in fig["bars"]:
+        width = 0.0 if scale <= 0 else max(0.0, min(1.0, float(b["value"]) / scale)) * 100
+        rows.append(
+            f"<div>{_esc(str(b['label']))}</div>"
+            f'<div class="track"><div class="fill" style="width:{width:.1f}%"></div></div>'
+            f"<div>{_esc(str(b['text']))}</div>"
+        )
+    return f'<div class="hbar">{"".join(rows)}</div>'
+
+
+def _lesson_stacked(fig: Any) -> str:
+    legend = " ".join(
+        f'<span class="{_PART_CLASS[k % 4]}">{_esc(str(p))}</span>'
+        for k, p in enumerate(fig["parts"])
+    )
+    rows = []
+    for r in fig["rows"]:
+        total = sum(r["counts"]) or 1
+        parts = "".join(
+            f'<div class="{_PART_CLASS[k % 4]}" style="width:{c / total * 100:.1f}%" '
+            f'title="{_esc(str(fig["parts"][k]))}: {c}"></div>'
+            for k, c in enumerate(r["counts"])
+        )
+        counts = " / ".join(str(c) for c in r["counts"])
+        rows.append(
+            f"<div>{_esc(str(r['label']))}</div><div class=stack>{parts}</div>"
+            f"<div>{_esc(counts)}</div>"
+        )
+    return f'<p class="legend">{legend}</p><div class="hbar">{"".join(rows)}</div>'
+
+
+def _lesson_strip(fig: Any) -> str:
+    legend = " ".join(
+        f'<span class="{_esc(str(tag))}">{_esc(str(meaning))}</span>'
+        for tag, meaning in fig["tags"]
+    )
+    toks = "".join(
+        f'<span class="{_esc(str(t["tag"]))}" title="{_esc(str(t["note"]))}">'
+        f"{_esc(str(t['text']))}</span>"
+        for t in fig["tokens"]
+    )
+    return f'<p class="legend strip">{legend}</p><div class="strip">{toks}</div>'
+
+
+def _lesson_series(fig: Any) -> str:
+    lines = [(str(name), [float(v) for v in values]) for name, values in fig["lines"]]
+    n = max((len(v) for _, v in lines), default=0)
+    top = max((max(v, default=0.0) for _, v in lines), default=0.0) or 1.0
+    w, h = 600, 160
+    colours = ("#c0392b", "#1a57d6", "#2e8b57", "#8e44ad")
+    paths = []
+    legend = []
+    for k, (name, values) in enumerate(lines):
+        if not values:
+            continue
+        step = w / max(1, n - 1)
+        pts = " ".join(f"{i * step:.1f},{h - v / top * (h - 10):.1f}" for i, v in enumerate(values))
+        colour = colours[k % len(colours)]
+        paths.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}"/>')
+        legend.append(f'<span style="color:{colour}">━ {_esc(name)}</span>')
+    return (
+        f'<p class="legend">{" ".join(legend)} (max {top:.2f}; x: {_esc(str(fig["x_label"]))})</p>'
+        f'<svg viewBox="0 0 {w} {h}" width="100%" height="{h}" role="img" '
+        f'style="max-width:{w}px;border:1px solid #ddd">{"".join(paths)}</svg>'
+    )
+
+
+_LESSON_FIGURES = {
+    "table": _lesson_table,
+    "bars": _lesson_bars,
+    "stacked": _lesson_stacked,
+    "strip": _lesson_strip,
+    "series": _lesson_series,
+}
+
+
+def lesson_section(lesson: Any) -> str:
+    """One lesson's figures as an HTML section.
+
+    Args:
+        lesson: `LessonResult.to_json(lang)`: every text already in one language.
+    """
+    figs = "".join(
+        f"<h3>{_esc(str(f['title']))}</h3>{_LESSON_FIGURES[f['kind']](f)}"
+        for f in lesson["figures"]
+        if f.get("kind") in _LESSON_FIGURES
+    )
+    setup = "".join(
+        f"<tr><td>{_esc(str(k))}</td><td>{_esc(str(v))}</td></tr>" for k, v in lesson["setup"]
+    )
+    notes = "".join(f"<p class=note>{_esc(str(n))}</p>" for n in lesson["notes"])
+    base, aligned = lesson["models"]
+    return (
+        f'<section class="lesson" id="lesson-{_esc(str(lesson["name"]))}">'
+        f"<h2>{int(lesson['number'])}. {_esc(str(lesson['title']))}</h2>"
+        f"<p><i>{_esc(str(lesson['claim']))}</i></p>"
+        f"<p>{_esc(str(lesson['explanation']))}</p>"
+        f"<p>Base: <b>{_esc(str(base))}</b>. Aligned: <b>{_esc(str(aligned))}</b>.</p>"
+        f"<table>{setup}</table>{figs}"
+        f'<p class="finding">{_esc(str(lesson["finding"]))}</p>{notes}'
+        f"<p class=note>{float(lesson['elapsed_s']):.1f} s</p></section>"
+    )
+
+
+def render_lessons_html(lessons: list[Any], lang: str = "en") -> str:
+    """A page of lesson figures (each from `LessonResult.to_json(lang)`)."""
+    title = "playground 课程实验" if lang == "zh" else "playground lessons"
+    body = "".join(lesson_section(lesson) for lesson in lessons)
+    return (
+        f'<!DOCTYPE html><html lang="{_esc(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(title)}</title><style>{_CSS}{_LESSON_CSS}</style></head><body>"
+        f"<h1>{_esc(title)}</h1>{body}</body></html>"
     )

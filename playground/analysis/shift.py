@@ -102,6 +102,15 @@ class TokenShift:
     """KL(producer || scorer) of the next-token distributions here; None across vocabularies."""
     approximate: bool
     """The two tokenizations disagree here: rank and probability are of `other_piece`."""
+    other_rank_exact: bool = True
+    """False when the scoring backend only returns its top-k (no full-vocabulary ranks) and
+    the token fell outside it: `other_rank` is then k + 1, a lower bound (shown ">k"). The
+    class stays exact as long as k >= 3."""
+
+    @property
+    def other_rank_text(self) -> str:
+        """The rank as shown: "12", or ">20" when only a bound is known."""
+        return str(self.other_rank) if self.other_rank_exact else f">{self.other_rank - 1}"
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,9 @@ class ShiftAnalysis:
     vocab: VocabMode
     kl_method: str | None
     """'exact', 'top-256+rest (lower bound)', or None across vocabularies."""
+    kl_unavailable: str | None = None
+    """Why no KL was computed for a shared vocabulary: a backend that cannot hand over its
+    full next-token distributions (Capabilities.logit_rows)."""
     scorer_ids: tuple[int, ...] = field(default=())
     """The continuation the scoring model was fed (its own tokenization across vocabularies)."""
 
@@ -325,6 +337,14 @@ def analyse_reply(
     if events is not None and [e.id for e in events] != reply:
         raise ValueError("events do not match the reply ids")
     shared = shared_vocab(producer.vocab, scorer.vocab)
+    kl_unavailable = None
+    if shared and with_kl:
+        for model in (producer, scorer):
+            why_not = model.capabilities.why_not("logit_rows")
+            if why_not is not None:
+                kl_unavailable = f"{model.info.name}: {why_not}"
+                with_kl = False
+                break
     rows: _ProducerRows | None = None
     own: list[ScoredToken] | None = None
     if shared and with_kl and reply:
@@ -384,6 +404,7 @@ def analyse_reply(
                 shift=classify(s.rank),
                 kl=kls.get(k) if shared else None,
                 approximate=not exact,
+                other_rank_exact=s.rank_exact,
             )
         )
     kl_method = None
@@ -394,6 +415,7 @@ def analyse_reply(
         summary=summarize(tokens),
         vocab="shared" if shared else "aligned-by-text",
         kl_method=kl_method,
+        kl_unavailable=kl_unavailable,
         scorer_ids=tuple(scorer_ids),
     )
 

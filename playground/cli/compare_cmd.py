@@ -83,7 +83,7 @@ def _print_text(c: Comparison) -> None:
         kl = f"  KL {t.kl:.3f}" if t.kl is not None else ""
         piece = repr(hex_escape(t.piece))
         out.write(
-            f"{marks[t.shift]}{approx}{t.index:4d} {piece:24} rank {t.other_rank:<7}"
+            f"{marks[t.shift]}{approx}{t.index:4d} {piece:24} rank {t.other_rank_text:<7}"
             f"logp {t.producer_logprob:8.3f} / {t.other_logprob:8.3f}{kl}\n"
         )
     out.write(

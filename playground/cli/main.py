@@ -20,6 +20,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("tokenize_cmd", "tokenize"),
     ("templates_cmd", "templates"),
     ("compare_cmd", "compare"),
+    ("lesson_cmd", "lesson"),
     ("serve_cmd", "serve"),
 )
 

@@ -60,6 +60,7 @@ CAPABILITY_NAMES: tuple[str, ...] = (
     "logit_tricks",
     "logit_rows",
     "kv_reuse",
+    "sampler_trace",
 )
 """The boolean flags of `Capabilities`, in the order the Models panel lists them."""
 
@@ -71,6 +72,7 @@ CAPABILITY_LABELS: Mapping[str, str] = MappingProxyType(
         "logit_tricks": "logit-level tricks (EOS boost, ban EOS, the adapter's rules)",
         "logit_rows": "full next-token distributions (KL between the models)",
         "kv_reuse": "reuse of the previous prompt's cache",
+        "sampler_trace": "a record of what the sampler did to each token",
     }
 )
 """What each flag means, in words for the user."""
@@ -115,6 +117,8 @@ class Capabilities:
     models needs it)."""
     kv_reuse: bool = True
     """The cache of the previous call is reused for a common prompt prefix."""
+    sampler_trace: bool = True
+    """Each TokenEvent carries a SampleTrace (what the tricks and the chain did to it)."""
     settings: frozenset[str] = ALL_SETTINGS
     """The SamplerSettings fields the backend honours; a field outside it must stay at its
     default, or `stream` raises Unsupported."""

@@ -1,18 +1,34 @@
 """The session: what a conversation is, without a screen.
 
 It owns the conversation tree (every reply kept, one branch on screen per side), the turns
-as their data arrives, and the conversation file: each change is recorded as it happens,
-so replaying the file gives the same tree. The app turns key presses and worker messages
-into calls here; the tests drive it directly.
+as their data arrives, the conversation file (each change recorded as it happens, so
+replaying the file gives the same tree), each side's model, template and sampler settings,
+and what runs: it hands out the streams, forks and scorings as typed jobs, and takes their
+results back. The app turns key presses and worker messages into calls here and runs the
+jobs in thread workers; the tests drive it directly.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from playground.engine.backend import Backend
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, TokenEvent
+from playground.session.forking import fork_stream, handover, handover_piece
+from playground.session.jobs import (
+    CallJob,
+    Notice,
+    StreamJob,
+    Work,
+    WorkKind,
+    live_settings,
+)
 from playground.session.records import finished_record, jsonable, token_record, view_record
+from playground.session.scoring import analyse_turn
 from playground.session.store import (
     Appender,
     Replayer,
@@ -21,6 +37,7 @@ from playground.session.store import (
 )
 from playground.session.tree import ConversationTree
 from playground.session.turns import (
+    OTHER,
     SIDES,
     ForcedToken,
     ForkOrigin,
@@ -37,9 +54,14 @@ class Session:
     Args:
         open_store: makes the conversation file on the first record (a new conversation
             writes no file until something happens in it).
+        notify: shows a Notice to the user (warnings, and why something was not done).
     """
 
-    def __init__(self, open_store: Callable[[], Appender] | None = None) -> None:
+    def __init__(
+        self,
+        open_store: Callable[[], Appender] | None = None,
+        notify: Callable[[Notice], None] | None = None,
+    ) -> None:
         self.tree = ConversationTree()
         self.transcripts: dict[str, SideTranscript] = {s: SideTranscript(s) for s in SIDES}
         """The branch on screen per side; the same objects for the whole session, updated
@@ -48,6 +70,16 @@ class Session:
         self.store: Appender | None = None
         self._open_store = open_store
         self._exchange = 0
+        self.notify = notify or (lambda notice: None)
+        self.models: dict[str, Backend | None] = dict.fromkeys(SIDES)
+        self.specs: dict[str, Any] = dict.fromkeys(SIDES)
+        """Each side's ModelSpec from models.toml, once its model has loaded."""
+        self.templates: dict[str, str] = {}
+        self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
+        self.load_errors: dict[str, str] = {}
+        self.max_tokens_override: int | None = None
+        self._scoring: set[int] = set()
+        """Turns whose scoring has been handed out (each reply is scored once)."""
 
     # ------------------------------------------------------------------ the file
 
@@ -228,6 +260,14 @@ class Session:
 
     # ------------------------------------------------------------------ resume
 
+    def reset(self) -> None:
+        """A new conversation: an empty tree, and a new file from the next record on."""
+        self.tree = ConversationTree()
+        self.store = None
+        self._exchange = 0
+        self._scoring.clear()
+        self._show()
+
     def resume(self, records: Iterable[Mapping[str, Any]], store: Appender | None) -> None:
         """Rebuild the tree and the branch on screen from saved records; new records go to
         `store` (the same file, appended to)."""
@@ -237,7 +277,212 @@ class Session:
         self.tree = replayer.finish()
         self._exchange = max((t.exchange for t in self.tree.turns.values()), default=0)
         self.store = store
+        self._scoring = {t.id for t in self.tree.turns.values() if t.other}
         self._show()
 
     def forks(self) -> list[tuple[Turn, list[Turn]]]:
         return list(self.tree.forks())
+
+    # ------------------------------------------------------------------ sides
+
+    def model_ready(self, side: str, model: Backend, spec: Any, template: str) -> Backend | None:
+        """A side's model has loaded; returns the one it replaces (to close), if any."""
+        old = self.models.get(side)
+        self.models[side] = model
+        self.specs[side] = spec
+        self.templates[side] = template
+        self.load_errors.pop(side, None)
+        return old if old is not None and old is not model else None
+
+    def load_failed(self, side: str, message: str) -> None:
+        """A load failed: the side keeps the model it had, if any, and the error is kept
+        for the turns that need a model."""
+        self.load_errors[side] = message
+
+    def set_template(self, side: str, name: str) -> None:
+        """Use this template from the next turn on."""
+        self.templates[side] = name
+
+    def set_settings(self, side: str, settings: SamplerSettings) -> None:
+        """Swap the settings object: a running stream picks it up at its next token."""
+        self.settings[side] = settings
+
+    def update_setting(self, side: str, **changes: Any) -> None:
+        self.set_settings(side, dataclasses.replace(self.settings[side], **changes))
+
+    def max_tokens(self, side: str) -> int:
+        return self.max_tokens_override or int(self.settings[side].max_tokens)
+
+    # ------------------------------------------------------------------ what runs
+
+    def stream_job(self, turn: Turn, prompt: Sequence[int]) -> StreamJob | None:
+        """The job that streams `turn`'s reply from `prompt`; None (and the turn marked
+        failed) when the side has no model."""
+        side = turn.side
+        model = self.models[side]
+        if model is None:
+            self.fail(turn, self.load_errors.get(side, "no model loaded for this side"))
+            return None
+        ids = list(prompt)
+        max_tokens = self.max_tokens(side)
+
+        def open_stream(cancel: Callable[[], bool]) -> Any:
+            return model.stream(
+                ids,
+                settings=live_settings(model, lambda: self.settings[side]),
+                max_tokens=max_tokens,
+                top_k=5,
+                cancel=cancel,
+            )
+
+        return StreamJob(Work(WorkKind.GENERATE, side, turn.id), open_stream)
+
+    def fork_job(
+        self,
+        turn: Turn,
+        at: int,
+        ids: Sequence[int],
+        source: str,
+        from_side: str | None = None,
+        note: str = "",
+    ) -> StreamJob | None:
+        """Cut `turn`'s reply at token `at`, force `ids` there and go on: a new sibling, on
+        screen at once, and the job that streams it. None (with a notice) when that cannot
+        be done."""
+        side = turn.side
+        model = self.models[side]
+        if model is None or not turn.prompt:
+            why = "no model is loaded" if model is None else "this reply has no prompt"
+            self.notify(Notice(side, f"cannot fork here: {why}.", "warning"))
+            return None
+        new = self.fork(turn, at, ids, source, from_side=from_side, note=note)
+        settings = self.settings[side]
+        self.set_prompt(new, turn.template, turn.prompt_text, turn.prompt, settings)
+        prompt_ids = [p.id for p in turn.prompt]
+        prefix = list(new.events)
+        forced = list(ids)
+        max_tokens = max(self.max_tokens(side), at + len(forced))
+
+        def open_stream(cancel: Callable[[], bool]) -> Any:
+            return fork_stream(
+                model,
+                prompt_ids,
+                prefix,
+                forced,
+                max_tokens=max_tokens,
+                cancel=cancel,
+                settings=live_settings(model, lambda: self.settings[side]),
+                top_k=5,
+            )
+
+        return StreamJob(Work(WorkKind.GENERATE, side, new.id), open_stream)
+
+    def typed_fork_job(self, turn: Turn, at: int, text: str) -> StreamJob | None:
+        """Fork with the user's text, tokenized by this side's model (special tokens too)."""
+        model = self.models[turn.side]
+        if model is None:
+            self.notify(Notice(turn.side, "no model is loaded to fork with.", "warning"))
+            return None
+        ids = model.tokenize(text, special=True, add_bos=False) if text else []
+        if not ids:
+            self.notify(Notice(turn.side, "type the token to put there (its text).", "warning"))
+            return None
+        note = f"typed {text!r}: {len(ids)} tokens" if len(ids) > 1 else ""
+        return self.fork_job(turn, at, ids, "typed", note=note)
+
+    def pick_job(self, turn: Turn, at: int, token: int, theirs: bool) -> StreamJob | None:
+        """Fork with an entry of the inspector's top-k lists at `at`: this model's
+        (`theirs` False) or the other model's, handed over by text across vocabularies."""
+        if not theirs:
+            return self.fork_job(turn, at, [token], "pick")
+        other = OTHER[turn.side]
+        mine, model = self.models[turn.side], self.models[other]
+        view = turn.other[at] if at < len(turn.other) else None
+        piece = None
+        if view is not None:
+            piece = next(
+                (p for i, (p, _) in zip(view.top_ids, view.top, strict=False) if i == token), None
+            )
+        if mine is None or model is None or piece is None:
+            self.notify(
+                Notice(turn.side, f"the {other} model's top-k has no such token here.", "warning")
+            )
+            return None
+        given = handover_piece(mine, model.vocab, token, piece)
+        if not given.ids:
+            self.notify(Notice(turn.side, "that token has no text to hand over.", "warning"))
+            return None
+        return self.fork_job(turn, at, given.ids, "pick", other, given.note)
+
+    def swap_job(self, turn: Turn, at: int) -> StreamJob | None:
+        """Give this model the other model's token at position `at` and let it go on: across
+        vocabularies the token's text, re-tokenized (and a notice that says so)."""
+        other = OTHER[turn.side]
+        partner = self.tree.partner(turn)
+        mine, theirs = self.models[turn.side], self.models[other]
+        if partner is None or at >= len(partner.events):
+            self.notify(Notice(turn.side, f"the {other} reply has no token #{at}.", "warning"))
+            return None
+        if mine is None or theirs is None:
+            self.notify(Notice(turn.side, "a swap needs both models loaded.", "warning"))
+            return None
+        given = handover(mine, theirs.vocab, partner.events[at])
+        if not given.ids:
+            self.notify(
+                Notice(turn.side, f"the {other} token #{at} has no text to hand over.", "warning")
+            )
+            return None
+        if given.note:
+            self.notify(Notice(turn.side, given.note))
+        return self.fork_job(turn, at, given.ids, "swap", other, given.note)
+
+    def score_jobs(self, turn: Turn) -> list[CallJob]:
+        """Once a reply and the other side's reply at the same point have both finished,
+        the scorings of each (not scored yet) under the other model."""
+        partner = self.tree.partner(turn)
+        if partner is None:
+            return []
+        pair = (turn, partner)
+        if any(t.finished is None or not t.prompt for t in pair):
+            return []
+        jobs = []
+        for mine, theirs in (pair, pair[::-1]):
+            producer, scorer = self.models[mine.side], self.models[theirs.side]
+            if producer is None or scorer is None or mine.id in self._scoring:
+                continue
+            self._scoring.add(mine.id)
+            ids = [e.id for e in mine.events]
+            s_ctx = [p.id for p in theirs.prompt]
+            if len(s_ctx) + len(ids) > scorer.info.n_ctx:
+                # known before scoring: say so instead of failing a worker
+                self.notify(
+                    Notice(
+                        mine.side,
+                        f"shift: the {mine.side} reply does not fit the {theirs.side} "
+                        f"model's context ({len(s_ctx) + len(ids)} > {scorer.info.n_ctx} "
+                        "tokens)",
+                        "warning",
+                    )
+                )
+                continue
+            call = functools.partial(
+                analyse_turn,
+                producer,
+                scorer,
+                [p.id for p in mine.prompt],
+                s_ctx,
+                ids,
+                list(mine.events),
+            )
+            jobs.append(CallJob(Work(WorkKind.SCORE, mine.side, mine.id), call))
+        return jobs
+
+    def failed(self, work: Work, message: str) -> Turn | None:
+        """A job failed: a stream's turn shows the error, a load keeps the side's model.
+        Returns the turn the work was for, if any."""
+        turn = self.tree.get(work.node) if work.node is not None else None
+        if work.kind is WorkKind.GENERATE and turn is not None:
+            self.fail(turn, message)
+        elif work.kind is WorkKind.LOAD:
+            self.load_failed(work.side, message)
+        return turn

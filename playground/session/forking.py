@@ -1,7 +1,7 @@
 """Force a token and go on from it: the step behind fork and swap.
 
 A fork at token k keeps the reply's first k tokens, puts the chosen token(s) at k, and lets
-the model continue from there. Built on the two calls every backend has: `score` gives the
+the model continue from there. Built on the two calls the backend contract has: `score` gives the
 model's own view of the forced position (its probability *before* forcing and its top-k,
 what the inspector shows), and `stream` continues from the prompt plus the branch so far,
 reusing the KV cache of the shared prefix. The continuation's events are renumbered to
@@ -13,27 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
-from playground.engine.types import Finished, ScoredToken, StopReason, StreamItem, TokenEvent
+from playground.engine.backend import Backend
+from playground.engine.types import Finished, StopReason, StreamItem, TokenEvent
 from playground.engine.utf8 import IncrementalText
 from playground.engine.vocab import Vocab
-
-
-class ForkBackend(Protocol):
-    """What forking needs of a model (the engine's LlamaModel has it)."""
-
-    vocab: Vocab
-
-    def score(
-        self, context: Sequence[int], continuation: Sequence[int], *, top_k: int = 5
-    ) -> list[ScoredToken]: ...
-
-    def stream(self, prompt: Sequence[int], **kwargs: Any) -> Iterator[StreamItem]: ...
-
-    def tokenize(
-        self, text: str | bytes, *, special: bool = True, add_bos: bool = False
-    ) -> list[int]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +34,22 @@ def same_vocabulary(a: Vocab, b: Vocab) -> bool:
     return a is b or (a.size == b.size and a.pieces == b.pieces)
 
 
-def handover(mine: ForkBackend, other_vocab: Vocab, event: TokenEvent) -> Handover:
-    """The other model's token `event` in this model's tokens.
+def handover(mine: Backend, other_vocab: Vocab, event: TokenEvent) -> Handover:
+    """The other model's reply token `event` in this model's tokens (see handover_piece)."""
+    return handover_piece(mine, other_vocab, event.id, event.piece)
+
+
+def handover_piece(mine: Backend, other_vocab: Vocab, token: int, piece: bytes) -> Handover:
+    """The other model's token (`token`, whose bytes are `piece`) in this model's tokens.
 
     Same vocabulary: the same id. Different vocabularies: the token's text, re-tokenized by
     this model, and a note that says so (it may be several tokens, or none for a special
     token that has no text).
     """
     if same_vocabulary(mine.vocab, other_vocab):
-        return Handover((event.id,))
-    ids = tuple(mine.tokenize(event.piece, special=False, add_bos=False))
-    shown = event.piece.decode("utf-8", "replace")
+        return Handover((token,))
+    ids = tuple(mine.tokenize(piece, special=False, add_bos=False))
+    shown = piece.decode("utf-8", "replace")
     return Handover(
         ids,
         f"the other model's token {shown!r} re-tokenized for this vocabulary "
@@ -77,7 +67,7 @@ def branch_text(events: Sequence[TokenEvent]) -> IncrementalText:
 
 
 def forced_events(
-    model: ForkBackend,
+    model: Backend,
     context: Sequence[int],
     forced: Sequence[int],
     start: int,
@@ -109,7 +99,7 @@ def forced_events(
 
 
 def fork_stream(
-    model: ForkBackend,
+    model: Backend,
     prompt: Sequence[int],
     prefix: Sequence[TokenEvent],
     forced: Sequence[int],
@@ -126,7 +116,7 @@ def fork_stream(
         prefix: the original reply's first k events, kept as they are.
         forced: the token ids put at position k.
         max_tokens: the branch's length limit, prefix included.
-        stream_kwargs: passed to the model's stream (settings, make_sampler, stop, top_k).
+        stream_kwargs: passed to the model's stream (settings, stop, top_k).
 
     Raises:
         Whatever the model's score and stream raise (PromptTooLong, DecodeError).

@@ -38,7 +38,8 @@ def view_record(view: OtherView | None) -> list[Any] | None:
         return None
     ids = view.top_ids or (None,) * len(view.top)
     return [
-        view.rank,
+        # A rank known only as a bound is written as its text (">20"), so it reads back so.
+        view.rank if view.rank_exact else view.rank_text,
         None if view.logprob is None else round(view.logprob, 5),
         view.shift_class,
         view.approximate,
@@ -50,8 +51,10 @@ def view_from_record(rec: list[Any] | None) -> OtherView | None:
     if rec is None:
         return None
     rank, lp, shift_class, approximate, top = rec
+    exact = not isinstance(rank, str)
     return OtherView(
-        rank=rank,
+        rank=rank if exact else int(rank.removeprefix(">")) + 1,
+        rank_exact=exact,
         logprob=lp,
         top=tuple((bytes.fromhex(p), float(t_lp)) for _i, p, t_lp in top),
         shift_class=shift_class,

@@ -14,25 +14,11 @@ records rebuilds the same tree.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from playground.session.turns import SIDES, SideTranscript, Turn
+from playground.session.turns import SIDES, BranchPlace, SideTranscript, Turn
 
 ROOT: None = None
 """The parent of a side's first turns."""
-
-
-@dataclass(frozen=True, slots=True)
-class BranchPlace:
-    """Where a turn sits among its siblings, as the pane shows it: "branch 2/3"."""
-
-    index: int
-    """From 0."""
-    count: int
-
-    @property
-    def forked(self) -> bool:
-        return self.count > 1
 
 
 class ConversationTree:
@@ -114,6 +100,16 @@ class ConversationTree:
                 first = self.turns[shown if shown is not None else ids[0]]
                 yield first, [self.turns[i] for i in ids]
 
+    def before(self, turn: Turn) -> SideTranscript:
+        """The turns `turn` follows (its ancestors, oldest first): the conversation its
+        prompt is built from."""
+        chain: list[Turn] = []
+        parent = turn.parent
+        while parent is not None:
+            chain.append(self.turns[parent])
+            parent = self.turns[parent].parent
+        return SideTranscript(turn.side, chain[::-1])
+
     def depth(self, turn: Turn) -> int:
         n = 0
         parent = turn.parent
@@ -158,4 +154,5 @@ class ConversationTree:
         """The branch on screen as a SideTranscript (updated in place when given)."""
         out = into if into is not None else SideTranscript(side)
         out.turns[:] = self.path(side)
+        out.places = {t.id: self.place(t) for t in out.turns}
         return out

@@ -39,6 +39,16 @@ class OtherView:
     approximate: bool = False
     top_ids: tuple[int, ...] = ()
     """The ids of `top` in the scorer's vocabulary, so a byte token shows as <0xNN>."""
+    rank_exact: bool = True
+    """False when the scorer's backend only knew its top-k: the rank is then k + 1, a lower
+    bound, shown as ">k"."""
+
+    @property
+    def rank_text(self) -> str:
+        """The rank as shown: "3", ">20" for a bound, "?" when not scored."""
+        if self.rank is None:
+            return "?"
+        return str(self.rank) if self.rank_exact else f">{self.rank - 1}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +117,23 @@ class Turn:
         return self.reason is None
 
 
+@dataclass(frozen=True, slots=True)
+class BranchPlace:
+    """Where a turn sits among its siblings, as the pane shows it: "branch 2/3"."""
+
+    index: int
+    """From 0."""
+    count: int
+
+
 @dataclass
 class SideTranscript:
-    """All turns of one side."""
+    """The turns of one side on screen: one branch of the conversation tree."""
 
     side: str
     turns: list[Turn] = field(default_factory=list)
+    places: dict[int, BranchPlace] = field(default_factory=dict)
+    """Turn id -> its place among its siblings (only turns that have siblings matter)."""
 
     @property
     def last(self) -> Turn | None:

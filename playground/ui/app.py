@@ -1,18 +1,18 @@
 """The playground app: two models side by side above one input.
 
-The app holds the state (models, templates, sampler settings, transcripts) and routes
-messages; the panes paint, the workers compute, the core modules do the real work. Every
-user-visible action is a method here so the bindings, the command palette and the tests all
-go through the same path.
+The session core (`playground.session`) holds the conversation and each side's model,
+template and settings, and says what runs; the app composes the widgets, turns keys and
+messages into calls on the session, runs its jobs in thread workers and paints the results.
+Every user-visible action is a method here so the bindings, the command palette and the tests
+all go through the same path.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,36 +27,23 @@ from textual.worker import Worker, WorkerState
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
 from playground.engine.backend import Backend
 from playground.engine.settings import SamplerSettings
-from playground.session.turns import SIDES, SideTranscript, Turn
+from playground.session.core import Session
+from playground.session.jobs import CallJob, Notice, StreamJob, Work, WorkKind
+from playground.session.turns import OTHER, SIDES, SideTranscript, Turn
 from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (
     ConversationFile,
     data_dir,
-    finished_record,
-    jsonable,
     latest_conversation,
-    token_record,
-    view_record,
+    read_events,
 )
 from playground.ui.frames import FrameClock
 from playground.ui.prompting import TemplateProblem, build_prompt, default_template
-from playground.ui.replay import replay
-from playground.ui.shift import analyse_turn
+from playground.ui.screens.fork import ForkChoice, ForkScreen, fork_choices
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
 from playground.ui.widgets.shift_chart import ShiftChart
-from playground.ui.workers import (
-    GenerationDone,
-    ModelReady,
-    ScoresReady,
-    TokensArrived,
-    generate,
-    load_model,
-    score_reply,
-)
-
-OTHER = {"base": "aligned", "aligned": "base"}
-
+from playground.ui.workers import CallDone, GenerationDone, TokensArrived, call, generate
 
 SWITCH_INTERVAL_S = 0.0005
 
@@ -83,7 +70,9 @@ class PlaygroundApp(App[int]):
         Binding("f6", "toggle_mode", "Chat/Doc"),
         Binding("f7", "toggle_inspector", "Inspector", show=False),
         Binding("f8", "toggle_urial", "URIAL"),
+        Binding("f9", "lessons", "Lessons"),
         Binding("ctrl+r", "regenerate", "Regen"),
+        Binding("ctrl+f", "fork_here", "Fork", show=False),
         # priority: the Input has ctrl+e (end) and ctrl+x (cut) and almost always has focus
         Binding("ctrl+e", "edit_last", "Edit", show=False, priority=True),
         Binding("ctrl+l", "clear", "Clear", show=False),
@@ -105,16 +94,14 @@ class PlaygroundApp(App[int]):
         super().__init__()
         self.config = config
         self.config_path = config_path
-        self.max_tokens_override = max_tokens
         self.load_models_on_start = load_models
-        self.models: dict[str, Backend | None] = dict.fromkeys(SIDES)
-        self.specs: dict[str, ModelSpec | None] = dict.fromkeys(SIDES)
-        self.templates: dict[str, str] = {}
-        self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
-        self.transcripts = {s: SideTranscript(s) for s in SIDES}
-        self.mode = "chat"
-        self.store: ConversationFile | None = None
-        self.load_errors: dict[str, str] = {}
+        self.session = Session(open_store=self._open_store, notify=self._notice)
+        """The conversation and each side's model and settings (see playground.session)."""
+        self.session.max_tokens_override = max_tokens
+        self._work: dict[Worker[Any], Work] = {}
+        """What each running worker does: which side, which turn."""
+        self.selected: tuple[str, int, int] | None = None
+        """The token in the inspector: (side, turn id, token index)."""
         self.first_paint_at: float | None = None
         self.frames = FrameClock(self, MAX_FPS)
         self.theme_problem = themes.apply_theme(self)
@@ -133,6 +120,78 @@ class PlaygroundApp(App[int]):
 
     def pane(self, side: str) -> ModelPane:
         return self.query_one(f"#pane-{side}", ModelPane)
+
+    @property
+    def transcripts(self) -> dict[str, SideTranscript]:
+        """The branch on screen per side (the panes show these)."""
+        return self.session.transcripts
+
+    @property
+    def store(self) -> ConversationFile | None:
+        store = self.session.store
+        return store if isinstance(store, ConversationFile) else None
+
+    @property
+    def mode(self) -> str:
+        return self.session.mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self.session.mode = value
+
+    @property
+    def models(self) -> dict[str, Backend | None]:
+        return self.session.models
+
+    @property
+    def specs(self) -> dict[str, ModelSpec | None]:
+        return self.session.specs
+
+    @property
+    def templates(self) -> dict[str, str]:
+        return self.session.templates
+
+    @property
+    def settings(self) -> dict[str, SamplerSettings]:
+        return self.session.settings
+
+    @settings.setter
+    def settings(self, value: dict[str, SamplerSettings]) -> None:
+        self.session.settings = value
+
+    @property
+    def load_errors(self) -> dict[str, str]:
+        return self.session.load_errors
+
+    def _notice(self, notice: Notice) -> None:
+        where = f"{notice.side}: " if notice.side else ""
+        self.notify(f"{where}{notice.message}", severity=notice.severity)  # type: ignore[arg-type]
+
+    def _launch(self, job: StreamJob | CallJob | None) -> None:
+        """Run a session job in a thread worker, remembering its Work for the one handler
+        of results and failures. A stream cancels the side's stream before it; calls run
+        side by side (each model's scorings queue on its own lock)."""
+        if job is None:
+            return
+        stream = isinstance(job, StreamJob)
+        work: Callable[[], object] = (
+            functools.partial(generate, self, job)
+            if isinstance(job, StreamJob)
+            else functools.partial(call, self, job)
+        )
+        worker = self.run_worker(
+            work,
+            name=f"{job.work.kind.value}:{job.work.side}",
+            group=job.work.group,
+            thread=True,
+            exclusive=stream or job.work.kind is WorkKind.LOAD,
+            exit_on_error=False,
+        )
+        self._work[worker] = job.work
+        if stream:
+            pane = self.pane(job.work.side)
+            pane.cursor = -1
+            pane.mark_dirty()
 
     def on_mount(self) -> None:
         # The model threads give the GIL up inside llama_decode and need it back for a
@@ -175,43 +234,33 @@ class PlaygroundApp(App[int]):
         pane.set_status("loading...")
         pane.loading = True
         self.load_errors.pop(side, None)
-        self.run_worker(
-            lambda: load_model(self, side, spec, open_model),
-            name=f"load:{side}",
-            group=f"load-{side}",
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self._launch(CallJob(Work(WorkKind.LOAD, side), lambda: (open_model(spec), spec)))
 
-    @on(ModelReady)
-    def _model_ready(self, msg: ModelReady) -> None:
-        old = self.models.get(msg.side)
-        self.models[msg.side] = msg.model
-        self.specs[msg.side] = msg.spec
-        self.templates[msg.side] = default_template(msg.model, msg.spec.template)
-        pane = self.pane(msg.side)
+    def _model_ready(self, side: str, model: Backend, spec: ModelSpec) -> None:
+        template = default_template(model, spec.template)
+        old = self.session.model_ready(side, model, spec, template)
+        pane = self.pane(side)
         pane.loading = False
-        pane.model_name = msg.spec.name
+        pane.model_name = spec.name
         pane.refresh_title()
-        offload = msg.model.info.offload
+        offload = model.info.offload
         where = offload.describe() if offload is not None else ""
-        pane.set_status(f"ready · template {self.templates[msg.side]} · {where}")
-        if old is not None and old is not msg.model:
+        pane.set_status(f"ready · template {template} · {where}")
+        if old is not None:
             self.run_worker(old.close, thread=True, group="close", exit_on_error=False)
 
     # ------------------------------------------------------------------ turns
 
-    def _ensure_store(self) -> ConversationFile:
-        if self.store is None:
-            self.store = ConversationFile.create()
-            self.store.append(
-                "meta",
-                config=str(self.config.source) if self.config else None,
-                models={s: (sp.id if sp else None) for s, sp in self.specs.items()},
-                names={s: (sp.name if sp else None) for s, sp in self.specs.items()},
-            )
-        return self.store
+    def _open_store(self) -> ConversationFile:
+        """The conversation file, made when the conversation first records something."""
+        store = ConversationFile.create()
+        store.append(
+            "meta",
+            config=str(self.config.source) if self.config else None,
+            models={s: (sp.id if sp else None) for s, sp in self.specs.items()},
+            names={s: (sp.name if sp else None) for s, sp in self.specs.items()},
+        )
+        return store
 
     @on(Input.Submitted, "#prompt")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -228,121 +277,96 @@ class PlaygroundApp(App[int]):
             self.notify("No model is loaded yet (F5 opens the models panel).", severity="warning")
             return
         self.action_stop()
-        store = self._ensure_store()
-        store.append("user", text=text, mode=self.mode)
-        for side in SIDES:
-            self._start_side(side, text, store)
+        for turn in self.session.send(text).values():
+            self._start_turn(turn)
 
-    def _start_side(self, side: str, text: str, store: ConversationFile) -> None:
+    def _start_turn(self, turn: Turn) -> None:
+        """Build this turn's prompt from the turns before it and stream the reply."""
+        side, text = turn.side, turn.user
         model = self.models[side]
-        tr = self.transcripts[side]
+        before = self.session.tree.before(turn)
         template = self.templates.get(side, "none")
         settings = self.settings[side]
-        if self.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
+        if turn.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
             template = "urial"
         # document mode: a message extends this side's document (its text and its own
         # continuation so far); an empty one just continues it
-        document = tr.document() if self.mode == "document" else ""
-        turn = Turn(user=text, mode=self.mode, template=template, settings=settings)
-        tr.turns.append(turn)
-        index = len(tr.turns) - 1
+        document = before.document() if turn.mode == "document" else ""
+        turn.template, turn.settings = template, settings
         pane = self.pane(side)
         pane.cursor = -1
         if model is None:
-            turn.error = self.load_errors.get(side, "no model loaded for this side")
-            turn.reason = "error"
+            self.session.fail(turn, self.load_errors.get(side, "no model loaded for this side"))
             pane.mark_dirty()
             return
         try:
-            history = tr.history()[: 2 * index] if self.mode == "chat" else []
-            prompt = build_prompt(model, template, self.mode, history, document + text)
+            history = before.history() if turn.mode == "chat" else []
+            prompt = build_prompt(model, template, turn.mode, history, document + text)
         except TemplateProblem as exc:
-            self._fail_turn(side, index, f"template {template!r} failed: {exc}")
+            self._fail_turn(turn, f"template {template!r} failed: {exc}")
             return
-        turn.template = prompt.template
-        turn.prompt = prompt.tokens
-        turn.prompt_text = prompt.text
-        store.append(
-            "prompt",
-            side=side,
-            turn=index,
-            template=prompt.template,
-            text=prompt.text,
-            ids=prompt.ids,
-            tokens=[[t.id, t.piece.hex(), t.kind.value, t.special] for t in prompt.tokens],
-            settings=jsonable(settings),
-            warnings=prompt.warnings,
+        self.session.set_prompt(
+            turn, prompt.template, prompt.text, prompt.tokens, settings, prompt.warnings
         )
         for warning in prompt.warnings:
             self.notify(f"{side}: {warning}", severity="warning")
         if len(prompt.ids) >= model.info.n_ctx:
             from playground.engine.errors import PromptTooLong
 
-            self._fail_turn(side, index, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
+            self._fail_turn(turn, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
             return
-        max_tokens = self.max_tokens_override or int(getattr(settings, "max_tokens", 256))
         pane.set_status("prompt...")
-        pane.mark_dirty()
-        self.run_worker(
-            lambda: generate(
-                self,
-                side,
-                index,
-                model,
-                prompt.ids,
-                lambda: self.settings[side],
-                max_tokens,
-            ),
-            name=f"gen:{side}:{index}",
-            group=f"gen-{side}",
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self._launch(self.session.stream_job(turn, prompt.ids))
 
-    def _turn(self, side: str, index: int) -> Turn | None:
-        turns = self.transcripts[side].turns
-        return turns[index] if 0 <= index < len(turns) else None
+    def _turn(self, node: int | None) -> Turn | None:
+        return self.session.turn(node) if node is not None else None
 
     @on(TokensArrived)
     def _tokens(self, msg: TokensArrived) -> None:
-        turn = self._turn(msg.side, msg.turn)
+        turn = self._turn(msg.work.node)
         if turn is None:
             return
-        turn.events.extend(msg.events)
-        if self.store is not None:
-            self.store.append(
-                "tokens", side=msg.side, turn=msg.turn, tokens=[token_record(e) for e in msg.events]
-            )
-        self.pane(msg.side).set_status_soon(f"{msg.tokens} tok · {msg.tok_s:.1f} tok/s · streaming")
+        self.session.add_tokens(turn, msg.events)
+        status = f"{msg.tokens} tok · {msg.tok_s:.1f} tok/s · streaming"
+        self.pane(msg.work.side).set_status_soon(status)
 
     @on(GenerationDone)
     def _done(self, msg: GenerationDone) -> None:
-        turn = self._turn(msg.side, msg.turn)
+        turn = self._turn(msg.work.node)
         if turn is None:
             return
         fin = msg.finished
-        turn.finished = fin
-        turn.reason = fin.reason.value
+        self.session.finish(turn, fin)
         shown = "stopped" if fin.reason.value == "cancelled" else fin.reason.value
-        self.pane(msg.side).set_status(
+        pane = self.pane(msg.work.side)
+        pane.set_status(
             f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
             f"prompt {fin.prompt_tokens} ({fin.reused_tokens} cached)"
         )
         # the last paint of a turn is not throttled: the finished reply shows at once
-        self.pane(msg.side).refresh_body()
-        if self.store is not None:
-            self.store.append("finish", side=msg.side, turn=msg.turn, **finished_record(fin))
-        self._maybe_score(msg.turn)
+        pane.refresh_body()
+        for job in self.session.score_jobs(turn):
+            self._launch(job)
 
-    def _fail_turn(self, side: str, index: int, message: str) -> None:
-        turn = self._turn(side, index)
-        if turn is not None:
-            turn.error = message
-            turn.reason = "error"
-        self._show_error(side, message)
-        if self.store is not None:
-            self.store.append("error", side=side, turn=index, message=message)
+    @on(CallDone)
+    def _call_done(self, msg: CallDone) -> None:
+        work = msg.work
+        if work.kind is WorkKind.LOAD:
+            model, spec = msg.result
+            self._model_ready(work.side, model, spec)
+            return
+        turn = self._turn(work.node)
+        if turn is None:
+            return
+        views, analysis = msg.result
+        self.session.set_scores(turn, views, analysis)
+        self.pane(work.side).mark_dirty()
+        if work.side == "aligned" and self.session.tree.on_screen(turn):
+            self._show_shift(turn)
+
+    def _fail_turn(self, turn: Turn, message: str) -> None:
+        self.session.fail(turn, message)
+        self._show_error(turn.side, message)
 
     def _show_error(self, side: str | None, message: str) -> None:
         self.notify(message, title=f"{side or 'playground'}: error", severity="error", timeout=8)
@@ -354,17 +378,24 @@ class PlaygroundApp(App[int]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker failures become messages in place."""
         worker = event.worker
-        kind, _, rest = (worker.name or "").partition(":")
-        side, _, turn_s = rest.partition(":")
-        if event.state in _ENDED and kind in ("gen", "score", "load"):
-            self._settle_when_quiet()
+        work = self._work.get(worker)
+        if event.state in _ENDED:
+            self._work.pop(worker, None)
+            if work is not None:
+                self._settle_when_quiet()
+        if work is None:
+            if event.state == WorkerState.ERROR:
+                self.notify(str(worker.error or "unknown error"), severity="error")
+            return
+        side = work.side
+        turn = self._turn(work.node)
         if event.state == WorkerState.ERROR:
             error = worker.error
             message = str(error) if error is not None else "unknown error"
-            if kind == "gen":
-                self._fail_turn(side, int(turn_s), message)
-            elif kind == "load":
-                self.load_errors[side] = message
+            self.session.failed(work, message)
+            if work.kind is WorkKind.GENERATE and turn is not None:
+                self._show_error(side, message)
+            elif work.kind is WorkKind.LOAD:
                 pane = self.pane(side)
                 pane.loading = False
                 kept = self.specs.get(side)
@@ -372,14 +403,11 @@ class PlaygroundApp(App[int]):
                 pane.model_name = f"{kept.name} (new load failed)" if kept else "(load failed)"
                 pane.refresh_title()
                 self._show_error(side, message)
-            elif kind == "score":
+            elif work.kind is WorkKind.SCORE:
                 self.query_one(ShiftChart).show_counts(Counter(), note=f"shift: {message}")
-            else:
-                self.notify(message, severity="error")
-        elif event.state == WorkerState.CANCELLED and kind == "gen":
-            turn = self._turn(side, int(turn_s))
+        elif event.state == WorkerState.CANCELLED and work.kind is WorkKind.GENERATE:
             if turn is not None and turn.reason is None:
-                turn.reason = "cancelled"
+                self.session.cancelled(turn)
                 self.pane(side).set_status("stopped")
                 self.pane(side).mark_dirty()
 
@@ -387,8 +415,7 @@ class PlaygroundApp(App[int]):
         """Once no model is loading, streaming or scoring, tidy memory (gc_policy.settle),
         a moment later so the final paint of a reply goes first."""
         busy = any(
-            w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-            and (w.name or "").partition(":")[0] in ("gen", "score", "load")
+            w.state in (WorkerState.PENDING, WorkerState.RUNNING) and w in self._work
             for w in self.workers
         )
         if not busy:
@@ -396,68 +423,29 @@ class PlaygroundApp(App[int]):
 
     # ------------------------------------------------------------------ shift
 
-    def _maybe_score(self, index: int) -> None:
-        """When both sides finished the same turn, score each reply under the other model."""
-        turns = {s: self._turn(s, index) for s in SIDES}
-        if any(t is None or t.finished is None or not t.prompt for t in turns.values()):
+    def _show_shift(self, turn: Turn | None) -> None:
+        """The shift bar: how the base model ranked each token of this aligned reply."""
+        chart = self.query_one(ShiftChart)
+        if turn is None or not turn.other:
+            chart.show_counts(Counter(), note="shift: waiting for both replies")
             return
-        for side in SIDES:
-            producer, scorer = self.models[side], self.models[OTHER[side]]
-            turn, other_turn = turns[side], turns[OTHER[side]]
-            if producer is None or scorer is None or turn is None or other_turn is None:
-                return
-            ids = [e.id for e in turn.events]
-            p_ctx = [p.id for p in turn.prompt]
-            s_ctx = [p.id for p in other_turn.prompt]
-            events = list(turn.events)
-            job = functools.partial(
-                score_reply,
-                self,
-                side,
-                index,
-                functools.partial(analyse_turn, producer, scorer, p_ctx, s_ctx, ids, events),
-            )
-            self.run_worker(
-                job,
-                name=f"score:{side}:{index}",
-                group=f"score-{OTHER[side]}",
-                thread=True,
-                exit_on_error=False,
-            )
-
-    @on(ScoresReady)
-    def _scores(self, msg: ScoresReady) -> None:
-        turn = self._turn(msg.side, msg.turn)
-        if turn is None:
-            return
-        turn.other = list(msg.views)
-        turn.analysis = msg.analysis
-        pane = self.pane(msg.side)
-        pane.mark_dirty()
-        if self.store is not None:
-            self.store.append(
-                "scores",
-                side=msg.side,
-                turn=msg.turn,
-                ranks=[v.rank if v else None for v in msg.views],
-                classes=[v.shift_class if v else None for v in msg.views],
-                views=[view_record(v) for v in msg.views],
-            )
-        if msg.side == "aligned":
-            counts = Counter(v.shift_class for v in msg.views if v and v.shift_class)
-            note = (
-                "approximate (different vocabularies)"
-                if any(v and v.approximate for v in msg.views)
-                else "aligned reply, ranked by base"
-            )
-            self.query_one(ShiftChart).show_counts(counts, note=note)
+        views = turn.other
+        counts = Counter(v.shift_class for v in views if v and v.shift_class)
+        note = (
+            "approximate (different vocabularies)"
+            if any(v and v.approximate for v in views)
+            else "aligned reply, ranked by base"
+        )
+        chart.show_counts(counts, note=note)
 
     @on(ModelPane.TokenSelected)
     def _selected(self, msg: ModelPane.TokenSelected) -> None:
         side = msg.pane.side
-        turn = self._turn(side, msg.turn)
+        turns = self.transcripts[side].turns
+        turn = turns[msg.turn] if 0 <= msg.turn < len(turns) else None
         if turn is None or msg.index >= len(turn.events):
             return
+        self.selected = (side, turn.id, msg.index)
         other = turn.other[msg.index] if msg.index < len(turn.other) else None
         mine, theirs = self.models[side], self.models[OTHER[side]]
         self.query_one(TokenInspector).show_token(
@@ -467,14 +455,126 @@ class PlaygroundApp(App[int]):
             other,
             vocab=mine.vocab if mine is not None else None,
             other_vocab=theirs.vocab if theirs is not None else None,
+            capabilities=mine.capabilities if mine is not None else None,
+            forced=turn.forced.get(msg.index),
         )
+
+    # ------------------------------------------------------------------ forks
+
+    def selected_token(self) -> tuple[Turn, int] | None:
+        """The turn and token index in the inspector, if it is still on screen."""
+        if self.selected is None:
+            return None
+        _side, node, index = self.selected
+        turn = self._turn(node)
+        if turn is None or index >= len(turn.events) or not self.session.tree.on_screen(turn):
+            return None
+        return turn, index
+
+    def _need_selection(self) -> tuple[Turn, int] | None:
+        picked = self.selected_token()
+        if picked is None:
+            self.notify(
+                "Select a token first: Tab to a pane, then ←/→, or click it.", severity="warning"
+            )
+        return picked
+
+    def action_fork_here(self) -> None:
+        """Fork here…: any alternative from either model's top-k, or a typed token."""
+        picked = self._need_selection()
+        if picked is None:
+            return
+        turn, index = picked
+        choices = fork_choices(turn, index, self.session.tree.partner(turn), self.models)
+
+        def chosen(choice: ForkChoice | str | None) -> None:
+            if isinstance(choice, str):
+                self._fork(self.session.typed_fork_job(turn, index, choice))
+            elif choice is not None:
+                job = self.session.fork_job(
+                    turn, index, choice.ids, choice.source, choice.from_side, choice.note
+                )
+                self._fork(job)
+
+        self.push_screen(ForkScreen(turn, index, choices), chosen)
+
+    def action_swap(self) -> None:
+        """Give this model the other model's token at this position, and let it go on."""
+        picked = self._need_selection()
+        if picked is not None:
+            self._fork(self.session.swap_job(*picked))
+
+    @on(TokenInspector.Picked)
+    def _picked(self, msg: TokenInspector.Picked) -> None:
+        """A click on a top-k entry in the inspector forks with it."""
+        picked = self.selected_token()
+        if picked is not None:
+            self._fork(self.session.pick_job(*picked, msg.token, theirs=not msg.mine))
+
+    def fork(
+        self,
+        turn: Turn,
+        at: int,
+        ids: Sequence[int],
+        source: str = "pick",
+        from_side: str | None = None,
+        note: str = "",
+    ) -> Turn | None:
+        """Cut `turn`'s reply at token `at`, force `ids` there and let the model go on; the
+        old reply stays as a sibling. Returns the new branch (None, with a notice, when
+        that cannot be done)."""
+        return self._fork(self.session.fork_job(turn, at, ids, source, from_side, note))
+
+    def _fork(self, job: StreamJob | None) -> Turn | None:
+        if job is None:
+            return None
+        self._launch(job)  # exclusive: the side's running stream stops first
+        self.pane(job.work.side).set_status(f"forked: {job.work.side} goes on from your token")
+        return self._turn(job.work.node)
+
+    @on(ModelPane.Branch)
+    def _branch(self, msg: ModelPane.Branch) -> None:
+        turns = self.transcripts[msg.pane.side].turns
+        if 0 <= msg.turn < len(turns):
+            self.swipe(turns[msg.turn], msg.delta)
+
+    def action_branch(self, delta: int) -> None:
+        """The previous / next branch of the selected token's turn (else the last aligned
+        turn that has siblings)."""
+        picked = self.selected_token()
+        if picked is not None:
+            self.swipe(picked[0], delta)
+            return
+        for side in ("aligned", "base"):
+            for turn in reversed(self.transcripts[side].turns):
+                if len(self.session.tree.siblings(turn)) > 1:
+                    self.swipe(turn, delta)
+                    return
+        self.notify("No branches yet: fork at a token (f) or regenerate (Ctrl+R).")
+
+    def action_previous_branch(self) -> None:
+        self.action_branch(-1)
+
+    def action_next_branch(self) -> None:
+        self.action_branch(1)
+
+    def swipe(self, turn: Turn, delta: int) -> None:
+        """Show a sibling of `turn` (a swipe); the choices below it are kept."""
+        shown = self.session.swipe(turn, delta)
+        place = self.session.tree.place(shown)
+        pane = self.pane(turn.side)
+        pane.cursor = -1
+        pane.set_status(f"branch {place.index + 1}/{place.count}")
+        pane.mark_dirty()
+        if turn.side == "aligned":
+            self._show_shift(self.transcripts["aligned"].last)
 
     # ------------------------------------------------------------------ actions
 
     def action_stop(self) -> None:
         """Esc: stop both streams; the partial replies stay, marked stopped."""
         for side in SIDES:
-            self.workers.cancel_group(self, f"gen-{side}")
+            self.workers.cancel_group(self, Work(WorkKind.GENERATE, side).group)
 
     def action_cycle_views(self) -> None:
         for side in SIDES:
@@ -499,28 +599,26 @@ class PlaygroundApp(App[int]):
         inspector = self.query_one(TokenInspector)
         inspector.display = not inspector.display
 
-    def _drop_last_turn(self) -> str | None:
-        last = self.transcripts["aligned"].last or self.transcripts["base"].last
-        if last is None:
-            return None
-        self.action_stop()
+    def _repaint_panes(self) -> None:
         for side in SIDES:
-            tr = self.transcripts[side]
-            if tr.turns:
-                tr.turns.pop()
             self.pane(side).cursor = -1
             self.pane(side).mark_dirty()
-        if self.store is not None:
-            self.store.append("drop_last")
-        return last.user
 
     def action_regenerate(self) -> None:
-        text = self._drop_last_turn()
-        if text is not None:
-            self.send(text)
+        """Both last replies again, as new siblings (the old ones stay, a swipe away)."""
+        if not any(self.models.values()):
+            self.notify("No model is loaded yet (F5 opens the models panel).", severity="warning")
+            return
+        self.action_stop()
+        for turn in self.session.regenerate().values():
+            self._start_turn(turn)
+        self._repaint_panes()
 
     def action_edit_last(self) -> None:
-        text = self._drop_last_turn()
+        """The last message back in the input; sending it makes a sibling turn."""
+        self.action_stop()
+        text = self.session.edit_last()
+        self._repaint_panes()
         if text is not None:
             box = self.query_one("#prompt", Input)
             box.value = text
@@ -528,19 +626,17 @@ class PlaygroundApp(App[int]):
 
     def action_clear(self) -> None:
         self.action_stop()
-        for side in SIDES:
-            self.transcripts[side].turns.clear()
-            self.pane(side).cursor = -1
-            self.pane(side).mark_dirty()
-        if self.store is not None:
-            self.store.append("clear")
+        self.session.clear()
+        self._repaint_panes()
         self.query_one(ShiftChart).show_counts(Counter(), note="shift: waiting for both replies")
 
     def action_new_conversation(self) -> None:
-        self.action_clear()
+        self.action_stop()
         if self.store is not None:
             self.store.close()
-        self.store = None
+        self.session.reset()
+        self._repaint_panes()
+        self.query_one(ShiftChart).show_counts(Counter(), note="shift: waiting for both replies")
         self.notify("New conversation")
 
     def action_resume(self, path: Path | None = None) -> None:
@@ -552,12 +648,9 @@ class PlaygroundApp(App[int]):
         self.action_stop()
         if self.store is not None:
             self.store.close()
-        rebuilt = replay(path)
-        for side in SIDES:
-            self.transcripts[side].turns[:] = rebuilt[side].turns
-            self.pane(side).cursor = -1
-            self.pane(side).mark_dirty()
-        self.store = ConversationFile.open_existing(path)
+        self.session.resume(read_events(path), ConversationFile.open_existing(path))
+        self._repaint_panes()
+        self._show_shift(self.transcripts["aligned"].last)
         self.notify(f"Resumed {path.name}")
 
     def action_save_svg(self) -> None:
@@ -570,8 +663,19 @@ class PlaygroundApp(App[int]):
         """Markdown of the conversation, and the HTML shift report where analysis offers it."""
         folder = data_dir() / "exports"
         name = self.store.id if self.store is not None else "conversation"
-        md = exports.write_markdown(folder / f"{name}.md", self.transcripts, self.specs)
-        html = exports.write_html(folder / f"{name}.html", self.transcripts, self.specs)
+        forks = self.session.forks()
+        depth = {shown.id: self.session.tree.depth(shown) for shown, _ in forks}
+        md = exports.write_markdown(
+            folder / f"{name}.md", self.transcripts, self.specs, forks, depth
+        )
+        html = exports.write_html(
+            folder / f"{name}.html",
+            self.transcripts,
+            self.specs,
+            self._lesson_figures(),
+            forks,
+            depth,
+        )
         self.notify(
             f"Exported {md}"
             + (f" and {html}" if html else " (HTML report: waits for both replies' analysis)")
@@ -609,17 +713,35 @@ class PlaygroundApp(App[int]):
 
         self.push_screen(ModelsScreen())
 
+    def _lesson_figures(self) -> list[Any]:
+        """The lessons run in this session, for the HTML report (in the screen's language)."""
+        if not self.is_screen_installed("lessons"):
+            return []
+        from playground.ui.screens.lessons import LessonsScreen
+
+        screen = self.get_screen("lessons")
+        return screen.figures_json() if isinstance(screen, LessonsScreen) else []
+
+    def action_lessons(self) -> None:
+        """The Lessons screen; installed once, so a lesson keeps running while it is closed
+        and its results are there when it opens again."""
+        from playground.ui.screens.lessons import LessonsScreen
+
+        if not self.is_screen_installed("lessons"):
+            self.install_screen(LessonsScreen(), name="lessons")
+        self.push_screen("lessons")
+
     def set_template(self, side: str, name: str) -> None:
         """Use this template from the next turn on."""
-        self.templates[side] = name
+        self.session.set_template(side, name)
         self.pane(side).set_status(f"template {name} (applies to the next turn)")
 
     def set_settings(self, side: str, settings: SamplerSettings) -> None:
         """Swap the settings object: a running stream picks it up at its next token."""
-        self.settings[side] = settings
+        self.session.set_settings(side, settings)
 
     def update_setting(self, side: str, **changes: Any) -> None:
-        self.set_settings(side, dataclasses.replace(self.settings[side], **changes))
+        self.session.update_setting(side, **changes)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -633,7 +755,11 @@ class PlaygroundApp(App[int]):
 
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Stop generation", "Esc: stop both models, keep the partial replies", "stop"),
-    ("Regenerate", "Drop the last turn and send the same message again", "regenerate"),
+    ("Regenerate", "Both last replies again; the old ones stay as branches", "regenerate"),
+    ("Fork here…", "Put another token at the selected one and let the model go on", "fork_here"),
+    ("Swap token", "Give this model the other model's token here and go on", "swap"),
+    ("Previous branch", "Show the previous sibling of the selected turn", "previous_branch"),
+    ("Next branch", "Show the next sibling of the selected turn", "next_branch"),
     ("Edit last message", "Put the last message back in the input", "edit_last"),
     ("Clear conversation", "Clear both panes (the file keeps the history)", "clear"),
     ("New conversation", "Start a new conversation file", "new_conversation"),
@@ -647,5 +773,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Screenshot (SVG)", "Save an SVG screenshot", "save_svg"),
     ("Toggle inspector", "Show or hide the token inspector", "toggle_inspector"),
     ("URIAL prompt", "Switch the base model's URIAL in-context prompt on or off", "toggle_urial"),
+    ("Lessons", "F9: the course's six experiments, run live on this pair", "lessons"),
     ("Help", "Keys and what the views mean", "help"),
 )

@@ -1,9 +1,11 @@
-"""Thread workers for generation, scoring and loading, and the messages they post.
+"""Thread workers that run the session's jobs, and the messages they post back.
 
-Each model runs in its own thread worker (one group per side, exclusive, so a new turn
-cancels the old one). Workers never touch widgets: they talk to the app with `post_message`,
-which is thread-safe. Tokens are batched per frame (8 a second), each batch with the tok/s so
-far, so a fast model does not make the app handle a message, or repaint, once per token.
+The session core decides what runs (`playground.session.jobs`); this runs it off the app's
+thread. Each model streams in its own thread worker (one group per side, exclusive, so a new
+turn cancels the old one). Workers never touch widgets: they talk to the app with
+`post_message`, which is thread-safe, and every message carries the job's typed `Work`.
+Tokens are batched per frame (8 a second), each batch with the tok/s so far, so a fast model
+does not make the app handle a message, or repaint, once per token.
 """
 
 from __future__ import annotations
@@ -11,17 +13,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.worker import get_current_worker
 
-from playground.engine.backend import Backend, SettingsSource
-from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, TokenEvent
-from playground.session.turns import OtherView
+from playground.session.jobs import CallJob, StreamJob, Work
 
 FRAME_S = 1 / 8
 """Tokens are handed to the UI at most this often."""
@@ -48,78 +48,40 @@ def lower_priority(niceness: int = MODEL_NICENESS) -> None:
         pass
 
 
+@dataclass
 class TokensArrived(Message):
-    """A batch of tokens from one side's stream, with the count and tok/s so far."""
+    """A batch of tokens from one stream, with the count and tok/s so far."""
 
-    def __init__(
-        self, side: str, turn: int, events: list[TokenEvent], tokens: int, tok_s: float
-    ) -> None:
-        super().__init__()
-        self.side = side
-        self.turn = turn
-        self.events = events
-        self.tokens = tokens
-        self.tok_s = tok_s
+    work: Work
+    events: list[TokenEvent]
+    tokens: int
+    tok_s: float
 
 
+@dataclass
 class GenerationDone(Message):
-    def __init__(self, side: str, turn: int, finished: Finished) -> None:
-        super().__init__()
-        self.side = side
-        self.turn = turn
-        self.finished = finished
+    work: Work
+    finished: Finished
 
 
-class ScoresReady(Message):
-    """The other model's teacher-forced view of one side's reply."""
+@dataclass
+class CallDone(Message):
+    """A call job's result: a scoring's (views, analysis), a load's model."""
 
-    def __init__(
-        self, side: str, turn: int, views: list[OtherView | None], analysis: Any = None
-    ) -> None:
-        super().__init__()
-        self.side = side
-        self.turn = turn
-        self.views = views
-        self.analysis = analysis
-        """The ShiftAnalysis the views came from (None for an empty reply)."""
+    work: Work
+    result: Any
 
 
-class ModelReady(Message):
-    def __init__(self, side: str, model: Backend, spec: Any) -> None:
-        super().__init__()
-        self.side = side
-        self.model = model
-        self.spec = spec
-
-
-def generate(
-    target: MessagePump,
-    side: str,
-    turn: int,
-    model: Backend,
-    prompt: Sequence[int],
-    settings: Callable[[], SamplerSettings],
-    max_tokens: int,
-) -> Finished:
-    """Stream one reply, posting batches of tokens; runs inside a thread worker.
-
-    The settings are read live before every token where the backend can change its sampler
-    mid-stream; elsewhere the reply keeps the settings it started with (the sampling panel
-    says so).
+def generate(target: MessagePump, job: StreamJob) -> Finished:
+    """Run one stream, posting batches of tokens; runs inside a thread worker.
 
     Raises whatever the engine raises (PromptTooLong, DecodeError, Unsupported): the app's
-    single Worker.StateChanged handler turns it into a message in the pane.
+    single Worker.StateChanged handler hands it to the session.
     """
     worker = get_current_worker()
     lower_priority()
-    source: SettingsSource = settings if model.capabilities.live_sampler_changes else settings()
-    stream = model.stream(
-        prompt,
-        settings=source,
-        max_tokens=max_tokens,
-        top_k=5,
-        cancel=lambda: worker.is_cancelled,
-    )
+    work = job.work
+    stream = job.open(lambda: worker.is_cancelled)
     batch: list[TokenEvent] = []
     count = 0
     t_first = 0.0
@@ -128,10 +90,8 @@ def generate(
         for item in stream:
             if isinstance(item, Finished):
                 if batch:
-                    target.post_message(
-                        TokensArrived(side, turn, batch, item.tokens, item.tok_per_s)
-                    )
-                target.post_message(GenerationDone(side, turn, item))
+                    target.post_message(TokensArrived(work, batch, item.tokens, item.tok_per_s))
+                target.post_message(GenerationDone(work, item))
                 return item
             if count == 0:
                 t_first = time.monotonic()
@@ -141,7 +101,7 @@ def generate(
             if now - last_post >= FRAME_S:
                 elapsed = now - t_first
                 rate = count / elapsed if elapsed else 0.0
-                target.post_message(TokensArrived(side, turn, batch, count, rate))
+                target.post_message(TokensArrived(work, batch, count, rate))
                 batch = []
                 last_post = now
     finally:
@@ -151,19 +111,7 @@ def generate(
     raise RuntimeError("the stream ended without a Finished event")
 
 
-def score_reply(
-    target: MessagePump,
-    side: str,
-    turn: int,
-    analyse: Callable[[], tuple[list[OtherView | None], Any]],
-) -> None:
-    """Run the shift analysis of one reply (teacher-forced, in the scorer's thread)."""
+def call(target: MessagePump, job: CallJob) -> None:
+    """Run one call (a scoring, a load) below the app's priority and post its result."""
     lower_priority()
-    views, analysis = analyse()
-    target.post_message(ScoresReady(side, turn, views, analysis))
-
-
-def load_model(target: MessagePump, side: str, spec: Any, opener: Callable[[Any], Backend]) -> None:
-    """Load one model off the UI thread; a failure surfaces through Worker.StateChanged."""
-    model = opener(spec)
-    target.post_message(ModelReady(side, model, spec))
+    target.post_message(CallDone(job.work, job.call()))

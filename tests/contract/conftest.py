@@ -66,8 +66,18 @@ def _in_process(pair: TinyPair) -> Iterator[BackendPair]:
         aligned.close()
 
 
+@contextmanager
+def _server_like(pair: TinyPair) -> Iterator[BackendPair]:
+    from tests.server_like import ServerLike
+
+    with _in_process(pair) as inner:
+        yield BackendPair(ServerLike(inner.base), ServerLike(inner.aligned))  # type: ignore[arg-type]
+
+
 BACKENDS: dict[str, BackendFactory] = {
     "in-process": _in_process,
+    # A real model behind a server's limits: exercises every capability-off branch.
+    "server-like": _server_like,
 }
 """Every backend the contract suite runs against: name -> factory."""
 

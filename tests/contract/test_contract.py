@@ -326,9 +326,15 @@ def test_the_shift_analysis_runs_on_the_backend(backends: BackendPair) -> None:
         scorer_context=base.tokenize("hello", add_bos=True),
         reply=reply,
         events=events,
-        with_kl=base.capabilities.logit_rows,
     )
     assert len(result.tokens) == len(reply) and result.vocab == "shared"
+    # the KL needs both models' full rows: computed, or left out with the reason
+    if aligned.capabilities.logit_rows and base.capabilities.logit_rows:
+        assert result.kl_method == "exact" and result.kl_unavailable is None
+        assert all(t.kl is not None and t.kl >= 0.0 for t in result.tokens)
+    else:
+        assert result.kl_method is None and all(t.kl is None for t in result.tokens)
+        assert result.kl_unavailable and "top 20" in result.kl_unavailable
     classes = {t.shift for t in result.tokens}
     assert ShiftClass.SHIFTED in classes
     summary = result.summary

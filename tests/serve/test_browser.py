@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from playground.lessons import LESSONS
 from tests.serve.serving import (
     ARTIFACTS,
     ROOT,
@@ -61,13 +62,23 @@ def test_question_in_the_browser_gets_both_replies_and_tab_close_ends_it(
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-reply.png"))
 
+        # the screens come with it: F9 opens the lessons, Escape goes back
+        page.keyboard.press("F9")
+        first = LESSONS[0]
+        tab.wait_text(f"{first.number}. {first.title.get('en')}")
+        page.screenshot(path=str(ARTIFACTS / "browser-lessons.png"))
+        page.keyboard.press("Escape")
+        tab.wait_text("Tiny base", HELLO)
+
         page.close()
         wait_for(lambda: not pid_alive(pid), 30, f"app pid {pid} to end after the tab closed")
         wait_for(lambda: pid in server.ended(), 10, "the server to report the session's end")
         assert server.ended()[pid] == "0"
 
     records = conversation_lines(serve_data)
-    assert [r["text"] for r in records if r["type"] == "user"] == ["Where is the cat?"]
+    # one message: one new turn per side in the conversation tree
+    asked = [(r["side"], r["user"]) for r in records if r["type"] == "node"]
+    assert sorted(asked) == [("aligned", "Where is the cat?"), ("base", "Where is the cat?")]
     finishes = {r["side"]: r for r in records if r["type"] == "finish"}
     assert set(finishes) == {"base", "aligned"}
     replies = {
@@ -86,10 +97,10 @@ def test_question_in_the_browser_gets_both_replies_and_tab_close_ends_it(
 def ends_after(records: list[dict[str, Any]], question: str) -> set[str]:
     """The sides that ended the turn asked by `question`: a finish, or an error (the tiny
     base model's 256-token context is full after one turn)."""
-    asked = [i for i, r in enumerate(records) if r["type"] == "user" and r["text"] == question]
+    asked = [i for i, r in enumerate(records) if r["type"] == "node" and r["user"] == question]
     if not asked:
         return set()
-    return {r["side"] for r in records[asked[-1] :] if r["type"] in ("finish", "error")}
+    return {r["side"] for r in records[asked[0] :] if r["type"] in ("finish", "error")}
 
 
 def _tmux(*args: str) -> str:

@@ -10,7 +10,7 @@ import math
 import pytest
 
 from playground.engine.llama.model import LlamaModel
-from playground.engine.types import Finished, StopReason, TokenEvent
+from playground.engine.types import Finished, StopReason, TokenEvent, TokenKind
 from playground.session.forking import fork_stream, handover, same_vocabulary
 from tests.tiny_gguf import (
     ALIGNED_REPLY,
@@ -20,6 +20,7 @@ from tests.tiny_gguf import (
     IM_END,
     IM_START,
     NEWLINE,
+    SPACE_CHAR,
     TOKEN_ID,
 )
 
@@ -61,7 +62,11 @@ def test_aligned_fork_at_token_k_with_an_alternative(tiny_aligned: LlamaModel) -
     original, fin = run(tiny_aligned, CHATML_PROMPT, max_tokens=40)
     assert [e.id for e in original] == [*ALIGNED_REPLY, IM_END] and fin.text == ALIGNED_REPLY_TEXT
     k = 2
-    alternative = next(t for t in original[k].top if t.id != original[k].id)
+    alternative = next(
+        t
+        for t in original[k].top
+        if t.id != original[k].id and tiny_aligned.vocab.kind(t.id) == TokenKind.NORMAL
+    )
     branch, bfin = run_fork(tiny_aligned, CHATML_PROMPT, original[:k], [alternative.id], 40)
     # the fork yields the forced token and what follows, numbered from k
     assert [e.index for e in branch] == list(range(k, k + len(branch)))
@@ -73,6 +78,7 @@ def test_aligned_fork_at_token_k_with_an_alternative(tiny_aligned: LlamaModel) -
     # off the designed reply chain the aligned model stops at once
     assert [e.id for e in branch[1:]] == [IM_END]
     assert bfin.reason == StopReason.EOG and bfin.tokens == k + 2
+    assert forced.text == alternative.piece.decode().replace(SPACE_CHAR, " ")
     assert bfin.text == "Hello world" + forced.text
 
 
@@ -126,3 +132,17 @@ def test_forcing_an_end_token_ends_the_branch(tiny_base: LlamaModel) -> None:
     branch, fin = run_fork(tiny_base, prompt, original[:2], [eos], 10)
     assert [e.id for e in branch] == [eos] and branch[0].is_eog
     assert fin.reason == StopReason.EOG and fin.tokens == 3
+
+
+def test_swap_across_vocabularies_hands_over_the_text_and_says_so(
+    tiny_base: LlamaModel, smollm2: LlamaModel
+) -> None:
+    """SmolLM2 (a 49k byte-level BPE vocabulary) given the tiny base model's " sat"."""
+    assert not same_vocabulary(smollm2.vocab, tiny_base.vocab)
+    base_reply, _ = run(tiny_base, [BOS, TOKEN_ID["Hello"]], max_tokens=3)
+    sat = base_reply[2]
+    assert sat.piece == b" sat"
+    given = handover(smollm2, tiny_base.vocab, sat)
+    assert given.ids == tuple(smollm2.tokenize(" sat", special=False))
+    assert smollm2.detokenize(given.ids) == b" sat"
+    assert "re-tokenized" in given.note and "' sat'" in given.note

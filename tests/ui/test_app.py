@@ -60,7 +60,7 @@ async def test_reply_streams_into_both_panes(tiny_config: Config, data_dir: Path
         assert len(files) == 1
         records = [json.loads(line) for line in files[0].read_text().splitlines()]
         kinds = [r["type"] for r in records]
-        assert kinds[:2] == ["meta", "user"] and kinds.count("finish") == 2
+        assert kinds[:3] == ["meta", "node", "node"] and kinds.count("finish") == 2
         saved = [
             t
             for r in records

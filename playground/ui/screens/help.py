@@ -23,6 +23,7 @@ Two models, **base** (left) and **aligned** (right), answer the same input at th
 | F3 / F4 / F5 | templates, sampling, models panels |
 | F6 | chat / document mode (a message adds to one raw text both continue; empty Enter continues) |
 | F7 | show or hide the inspector |
+| F9 | lessons: the course's six experiments, run live on this pair (`l` switches 中文/English) |
 | Ctrl+R / Ctrl+E | regenerate / edit the last message |
 | Ctrl+L / Ctrl+N / Ctrl+O | clear / new conversation / resume the last one |
 | Ctrl+X / Ctrl+S | export Markdown (+ HTML report) / SVG screenshot |

@@ -1,9 +1,11 @@
-"""The models panel: pick a model per side from models.toml, load it, see GPU offload."""
+"""The models panel: pick a model per side from models.toml, load it, see where it runs, its
+GPU offload, and what its backend can do (what it cannot is greyed, with the reason)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,10 +13,22 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
+from playground.engine.backend import Capabilities, describe_capabilities
 from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
     from playground.ui.app import PlaygroundApp
+
+
+def capability_lines(caps: Capabilities) -> str:
+    """One line per capability: a tick, or greyed with the reason the backend gave."""
+    lines = []
+    for label, supported, reason in describe_capabilities(caps):
+        if supported:
+            lines.append(f"  ✓ {escape(label)}")
+        else:
+            lines.append(f"  [dim]✗ {escape(label)}: {escape(reason)}[/dim]")
+    return "\n".join(lines)
 
 
 class ModelsScreen(ModalScreen[None]):
@@ -69,7 +83,8 @@ class ModelsScreen(ModalScreen[None]):
                 text = (
                     f"{info.name} · {info.architecture} · vocab {info.n_vocab} · "
                     f"n_ctx {info.n_ctx} · {info.n_threads} threads · loaded in "
-                    f"{info.load_s:.1f}s\n{offload}"
+                    f"{info.load_s:.1f}s\nruns {escape(info.runs_on)} · {offload}\n"
+                    f"{capability_lines(model.capabilities)}"
                 )
             else:
                 text = "no model"

@@ -3,6 +3,10 @@
 The form is built from the SamplerSettings dataclass itself, so every knob the sampling
 module adds shows up here. A change replaces the side's settings object; a stream in
 progress reads it before its next token.
+
+What a side's backend cannot do is read from its capabilities: the control is greyed out
+(disabled) with the reason beside it, and a preset that sets it leaves it at its default and
+says so. Nothing the user sets is silently ignored.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Switch, TabbedContent, TabPane
 
+from playground.engine.backend import Capabilities
 from playground.engine.settings import SamplerSettings
 from playground.sampling.presets import BUILTIN_PRESETS
 from playground.session.turns import SIDES
@@ -48,6 +53,14 @@ def parse_value(current: Any, raw: str) -> Any:
     return raw
 
 
+def when_changes_apply(side: str, caps: Capabilities | None) -> str:
+    """The panel's first line: live, or from the next reply and why."""
+    why_not = caps.why_not("live_sampler_changes") if caps is not None else None
+    if why_not is None:
+        return f"{side}: changes apply live, from the next token"
+    return f"{side}: changes apply from the next reply, not live: {why_not}"
+
+
 class SamplingScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     SamplingScreen { align: center middle; }
@@ -56,6 +69,7 @@ class SamplingScreen(ModalScreen[None]):
     SamplingScreen .row { height: 3; }
     SamplingScreen .row Label { width: 24; padding: 1 1 0 0; }
     SamplingScreen .row Input { width: 1fr; }
+    SamplingScreen .why-not { color: $text-muted; padding: 0 0 0 24; }
     """
     BINDINGS = [Binding("escape,f4", "dismiss", "Close")]
 
@@ -63,22 +77,36 @@ class SamplingScreen(ModalScreen[None]):
     def playground(self) -> PlaygroundApp:
         return cast("PlaygroundApp", self.app)
 
+    def capabilities(self, side: str) -> Capabilities | None:
+        """The side's backend's capabilities; None before its model has loaded."""
+        model = self.playground.models.get(side)
+        return model.capabilities if model is not None else None
+
     def compose(self) -> ComposeResult:
         presets = [(name, name) for name in BUILTIN_PRESETS]
         with TabbedContent():
             for side in SIDES:
                 current = self.playground.settings[side]
+                caps = self.capabilities(side)
                 with TabPane(side, id=f"tab-{side}"), VerticalScroll():
-                    yield Label(f"{side}: changes apply live, from the next token")
+                    yield Label(when_changes_apply(side, caps), id=f"applies-{side}")
                     yield Select(presets, prompt="preset...", id=f"preset-{side}")
                     for f in editable_fields():
                         value = getattr(current, f.name)
+                        why_not = caps.why_not(f.name) if caps is not None else None
+                        off = why_not is not None
                         with Horizontal(classes="row"):
                             yield Label(f.name)
                             if isinstance(value, bool):
-                                yield Switch(value, id=f"{side}--{f.name}")
+                                yield Switch(value, id=f"{side}--{f.name}", disabled=off)
                             else:
-                                yield Input(str(value), id=f"{side}--{f.name}")
+                                yield Input(str(value), id=f"{side}--{f.name}", disabled=off)
+                        if why_not is not None:
+                            yield Label(
+                                f"not on this backend: {why_not}",
+                                classes="why-not",
+                                id=f"{side}--{f.name}--why-not",
+                            )
 
     def _split(self, widget_id: str | None) -> tuple[str, str] | None:
         if not widget_id or "--" not in widget_id:
@@ -114,6 +142,17 @@ class SamplingScreen(ModalScreen[None]):
             return
         side = event.select.id.removeprefix("preset-")
         preset = BUILTIN_PRESETS[event.value]
+        caps = self.capabilities(side)
+        dropped = caps.unsupported_settings(preset) if caps is not None else ()
+        if dropped:
+            defaults = SamplerSettings()
+            preset = preset.replace(**{name: getattr(defaults, name) for name in dropped})
+            assert caps is not None
+            reasons = "; ".join(f"{name}: {caps.why_not(name)}" for name in dropped)
+            self.notify(
+                f"{side}: preset {event.value} without what this backend cannot do ({reasons})",
+                severity="warning",
+            )
         self.playground.set_settings(side, preset)
         for f in editable_fields():
             value = getattr(preset, f.name)

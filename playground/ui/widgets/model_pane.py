@@ -37,6 +37,10 @@ class ModelPane(Widget, can_focus=True):
         Binding("right", "move(1)", "Next token", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
+        Binding("f", "app.fork_here", "Fork here"),
+        Binding("s", "app.swap", "Swap token"),
+        Binding("left_square_bracket", "branch(-1)", "Prev branch"),
+        Binding("right_square_bracket", "branch(1)", "Next branch"),
     ]
 
     view: reactive[View] = reactive(View.TEXT)
@@ -48,6 +52,15 @@ class ModelPane(Widget, can_focus=True):
             self.pane = pane
             self.turn = turn
             self.index = index
+
+    class Branch(Message):
+        """Show another branch (sibling) of turn number `turn` on screen."""
+
+        def __init__(self, pane: ModelPane, turn: int, delta: int) -> None:
+            super().__init__()
+            self.pane = pane
+            self.turn = turn
+            self.delta = delta
 
     def __init__(
         self,
@@ -145,6 +158,16 @@ class ModelPane(Widget, can_focus=True):
         n = len(self.transcript.token_positions())
         if n:
             self.cursor = where % n
+
+    def action_branch(self, delta: int) -> None:
+        """The turn under the cursor (else the last one) swipes to a sibling."""
+        positions = self.transcript.token_positions()
+        if 0 <= self.cursor < len(positions):
+            turn = positions[self.cursor][0]
+        else:
+            turn = len(self.transcript.turns) - 1
+        if turn >= 0:
+            self.post_message(self.Branch(self, turn, delta))
 
     def select(self, flat: int) -> None:
         n = len(self.transcript.token_positions())

@@ -1,7 +1,10 @@
 """Rich Text for the three pane views: text, raw token stream, probability.
 
 Every reply token's span carries `meta={"tok": n}` so a mouse click finds the token under
-the pointer. Special tokens get their own style in the raw view and are never hidden.
+the pointer. Special tokens get their own style in the raw view and are never hidden. A token
+the user forced (a fork or a swap) is marked in every view; the raw view also prints the
+probability the model gave it before it was forced. A turn with siblings says which branch
+it is and how many there are.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from rich.text import Text
 
 from playground.engine.types import TokenKind
 from playground.engine.utf8 import hex_escape
-from playground.session.turns import Turn
+from playground.session.turns import BranchPlace, Turn
 
 
 class View(StrEnum):
@@ -34,6 +37,10 @@ CURSOR = Style(reverse=True, underline=True)
 USER = Style(color="cyan", bold=True)
 NOTE = Style(color="yellow", italic=True)
 ERROR = Style(color="red", bold=True)
+FORCED = Style(color="black", bgcolor="bright_cyan", underline=True)
+FORCED_MARK = Style(underline=True, bold=True)
+"""On top of the probability view's colour, which stays the token's own probability."""
+BRANCH = Style(color="bright_cyan", bold=True)
 
 CLASS_STYLE = {
     "unshifted": Style(color="green"),
@@ -84,26 +91,46 @@ def prob_style(p: float) -> Style:
     return Style(color="white", bgcolor="red3")
 
 
-def _turn_header(text: Text, turn: Turn) -> None:
+def branch_label(turn: Turn, place: BranchPlace | None) -> str:
+    """ "⑂ branch 2/3, forked at #4" for a turn with siblings; empty for the only one."""
+    if place is None or place.count < 2:
+        return ""
+    label = f"⑂ branch {place.index + 1}/{place.count}"
+    if turn.fork is not None:
+        label += f", forked at #{turn.fork.at}"
+    return label + "  [ ] switch"
+
+
+def _turn_header(text: Text, turn: Turn, place: BranchPlace | None) -> None:
     label = "doc" if turn.mode == "document" else "you"
     first = turn.user.splitlines()[0] if turn.user.strip() else ""
     if turn.mode == "document" and not first:
         first = "(continue)"
     if len(first) > 60:
         first = first[:57] + "..."
-    text.append(f"› {label}: {first.translate(_TEXT_SAFE)}\n", USER)
+    text.append(f"› {label}: {first.translate(_TEXT_SAFE)}", USER)
+    branch = branch_label(turn, place)
+    if branch:
+        text.append(f"  {branch}", BRANCH)
+    text.append("\n")
 
 
-def render_head(turn: Turn, view: View, show_prompt: bool) -> Text:
-    """What comes before a reply: the prompt's tokens in the raw view, else a header line."""
+def render_head(
+    turn: Turn, view: View, show_prompt: bool, place: BranchPlace | None = None
+) -> Text:
+    """What comes before a reply: the prompt's tokens in the raw view, else a header line;
+    then which branch this is, when the turn has siblings."""
     out = Text()
     if view == View.RAW and show_prompt and turn.prompt:
         for n, pt in enumerate(turn.prompt):
             style = SPECIAL_PROMPT if pt.special else PROMPT + ALT_BG[n % 2]
             out.append(visible_piece(pt.piece, pt.kind), style)
         out.append("\n")
+        branch = branch_label(turn, place)
+        if branch:
+            out.append(f"{branch}\n", BRANCH)
     else:
-        _turn_header(out, turn)
+        _turn_header(out, turn, place)
     return out
 
 
@@ -128,10 +155,13 @@ def append_tokens(
         meta = Style(meta={"tok": flat + i})
         if view == View.TEXT:
             piece = ev.text.translate(_TEXT_SAFE) if not ev.special else ""
-            style = meta
+            style = meta if i not in turn.forced else FORCED + meta
         elif view == View.RAW:
             piece = visible_piece(ev.piece, ev.kind)
             style = (SPECIAL if ev.special else ALT_BG[i % 2]) + meta
+            if i in turn.forced:
+                piece += f"⟨forced p={ev.prob:.3f}⟩"
+                style = FORCED + meta
         else:
             other = turn.other[i] if i < len(turn.other) else None
             if other is not None and other.shift_class is not None:
@@ -142,7 +172,7 @@ def append_tokens(
                 piece = visible_piece(ev.piece, ev.kind)
             else:
                 piece = ev.text.translate(_TEXT_SAFE) or "▯"
-            style = base + meta
+            style = base + meta if i not in turn.forced else base + FORCED_MARK + meta
         if i == cursor:
             style = style + CURSOR
             piece = piece or "▯"
@@ -162,9 +192,16 @@ def render_footer(turn: Turn) -> Text:
     return out
 
 
-def render_turn(turn: Turn, view: View, cursor: int, show_prompt: bool, flat: int) -> Text:
+def render_turn(
+    turn: Turn,
+    view: View,
+    cursor: int,
+    show_prompt: bool,
+    flat: int,
+    place: BranchPlace | None = None,
+) -> Text:
     """One turn as one Text: the head, the reply, the footer on a line of its own."""
-    out = render_head(turn, view, show_prompt)
+    out = render_head(turn, view, show_prompt, place)
     append_tokens(out, turn, view, 0, cursor, flat)
     footer = render_footer(turn)
     if footer:

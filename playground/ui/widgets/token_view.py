@@ -21,7 +21,7 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from playground.session.turns import SideTranscript, Turn
+from playground.session.turns import BranchPlace, SideTranscript, Turn
 from playground.ui.widgets.token_render import (
     CURSOR,
     View,
@@ -93,9 +93,10 @@ class TurnLines:
         flat: int,
         width: int,
         console: Console,
+        place: BranchPlace | None = None,
     ) -> TurnLines:
         state = cls(turn, key, width)
-        text = render_head(turn, view, show_prompt)
+        text = render_head(turn, view, show_prompt, place)
         state.line_starts = [0]
         state.tail = text
         state.extend(view, cursor, flat, console)
@@ -204,7 +205,8 @@ class TokenView(ScrollView, can_focus=False):
         for turn in self.transcript.turns:
             n = len(turn.events)
             local = self.cursor - flat if flat <= self.cursor < flat + n else -1
-            out.append_text(render_turn(turn, self.view, local, self.show_prompt, flat))
+            place = self.transcript.places.get(turn.id)
+            out.append_text(render_turn(turn, self.view, local, self.show_prompt, flat, place))
             out.append("\n")
             flat += n
         return out
@@ -245,11 +247,12 @@ class TokenView(ScrollView, can_focus=False):
             # line or two. Only a token that draws nothing (an end-of-turn token in the text
             # view, a byte of an unfinished character) is drawn into them, as a ▯.
             baked = local if local >= 0 and not visible_in(turn, local, self.view) else -1
-            key = (self.view, self.show_prompt, baked, flat, width, len(turn.other))
+            place = self.transcript.places.get(turn.id)
+            key = (self.view, self.show_prompt, baked, flat, width, len(turn.other), place)
             state = self._turns.get(id(turn))
             if state is None or state.turn is not turn or state.key != key or state.n > n:
                 state = TurnLines.build(
-                    turn, key, self.view, self.show_prompt, baked, flat, width, console
+                    turn, key, self.view, self.show_prompt, baked, flat, width, console, place
                 )
             elif state.n < n:
                 state.extend(self.view, baked, flat, console)

@@ -46,5 +46,6 @@ def analyse_turn(
                 shift_class=row.shift.value,
                 approximate=row.approximate,
                 top_ids=tuple(t.id for t in row.other_top),
+                rank_exact=row.other_rank_exact,
             )
     return views, result
