@@ -222,7 +222,7 @@ def test_tabs_opened_at_once_past_the_limit_get_the_full_page(
         tabs = [TabScreen(p) for p in pages]
         for page in pages:
             page.goto(server.url(), wait_until="commit")
-        full = "All 1 playground sessions are in use"
+        full = "The only playground session is in use"
 
         def settled() -> bool:
             for page in pages:
