@@ -21,6 +21,7 @@ BENCHES = {
     "shift": "bench_shift.py",
     "ui": "bench_ui.py",
     "lessons": "bench_lessons.py",
+    "remote": "bench_remote.py",
 }
 
 

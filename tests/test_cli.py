@@ -96,3 +96,46 @@ def test_malformed_config_on_the_command_line(tmp_path: Path) -> None:
     out = playground("models", env_config=bad)
     assert out.returncode == 2
     assert f"{bad}, line 2: role in [models.x] must be" in out.stderr
+
+
+def test_generate_stop_is_never_printed(config_file: Path) -> None:
+    out = playground(
+        "generate", "--model", "tb", "--prompt", "hello", "--stop", " sat", env_config=config_file
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "the cat"
+    assert "sat" not in out.stdout
+    assert out.stderr.startswith("[stop:")
+
+
+def _prompt_tokens(*flags: str, config: Path) -> int:
+    out = playground(
+        "generate",
+        "--model",
+        "ta",
+        "--prompt",
+        "Why is the sky blue?",
+        "--json",
+        *flags,
+        env_config=config,
+    )
+    assert out.returncode == 0, out.stderr
+    return int(json.loads(out.stdout.splitlines()[-1])["prompt_tokens"])
+
+
+def test_generate_urial_wraps_the_prompt_in_urials_prompt(config_file: Path) -> None:
+    from playground.config import load_config, open_model
+    from playground.templates.prompt import PromptSettings, build_prompt
+
+    config = load_config(config_file)
+    model = open_model(config.model("ta"))
+    try:
+        raw = PromptSettings(template="none", user_specials=True)
+        expected = len(build_prompt(model, raw, "chat", [], "Why is the sky blue?", urial=True).ids)
+        bare = len(model.tokenize("Why is the sky blue?", add_bos=model.vocab.add_bos))
+    finally:
+        model.close()
+    assert expected > 10 * bare
+    assert _prompt_tokens(config=config_file) == bare
+    assert _prompt_tokens("--urial", config=config_file) == expected
+    assert _prompt_tokens("--preset", "urial", config=config_file) == expected

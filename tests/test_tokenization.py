@@ -191,15 +191,18 @@ def test_cli_special_as_text_and_no_generation_prompt(
     assert plain["count"] > parsed["count"]
 
 
-def test_cli_model_id_uses_the_family_default_and_says_why(
+def test_cli_model_id_uses_the_configured_template_and_says_why(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code = main(["tokenize", "--text", "Hi", "--tokenizer", "gemma3-270m"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "no chat template in its GGUF" in out
-    assert "<start_of_turn>  special" in out
+    assert "template: plain" in out
+    assert "pre-training" in out  # why models.toml gives the base model this layout
     assert "--- prompt ---" in out
+    code = main(["tokenize", "--text", "Hi", "--tokenizer", "gemma3-270m", "--template", "gemma"])
+    assert code == 0
+    assert "<start_of_turn>  special" in capsys.readouterr().out
 
 
 def test_cli_tiktoken_gpt4o_count(capsys: pytest.CaptureFixture[str]) -> None:

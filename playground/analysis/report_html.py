@@ -197,7 +197,7 @@ def _plot(a: ShiftAnalysis) -> str:
     for k in range(int(top) + 1):
         yk = h - pad - k / top * (h - 2 * pad)
         ticks.append(
-            f'<text x="{pad - 4}" y="{yk + 4:.1f}" font-size="10" text-anchor="end">{10**k}</text>'
+            f'<text x="{left - 6}" y="{yk + 4:.1f}" font-size="10" text-anchor="end">{10**k}</text>'
         )
     label = "rank under the scoring model (log scale) by position in the reply"
     return (

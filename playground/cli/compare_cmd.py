@@ -8,7 +8,9 @@ pass, and prints the per-token classes (URIAL's unshifted / marginal / shifted).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ from typing import Any
 from playground.analysis.compare import Comparison, comparison_to_json, run_comparison
 from playground.analysis.contexts import BASE_CONTEXTS
 from playground.analysis.shift import ShiftClass
-from playground.cli.common import CliError, config_from, fail, open_by_id
+from playground.cli.common import CliError, config_from, fail, is_model_path, open_by_id
+from playground.config import ConfigError
 from playground.engine.errors import EngineError
 from playground.engine.utf8 import hex_escape
 from playground.sampling import cli_args
@@ -69,6 +72,16 @@ def _model_ids(args: argparse.Namespace) -> tuple[str, str]:
     return base, aligned
 
 
+def _display_name(args: argparse.Namespace, model_id: str, fallback: str) -> str:
+    """The models.toml name for a model id (what the app shows), else the GGUF's own."""
+    if is_model_path(model_id):
+        return fallback
+    try:
+        return config_from(args).model(model_id).name
+    except (CliError, ConfigError):
+        return fallback
+
+
 def _print_text(c: Comparison) -> None:
     a = c.analysis
     s = a.summary
@@ -101,7 +114,23 @@ def _print_text(c: Comparison) -> None:
         )
 
 
+def html_target_problem(target: str) -> str | None:
+    """Why the HTML report cannot be written to `target`, with the fix; None if it can."""
+    path = Path(target).expanduser()
+    folder = path.parent
+    fix = "Fix: give --html a file in a folder that exists and that you can write to."
+    if path.is_dir():
+        return f"--html {target}: that is a folder, not a file. {fix}"
+    if not folder.is_dir():
+        return f"--html {target}: the folder {folder} does not exist. {fix}"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"--html {target}: no permission to write there. {fix}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.html and (problem := html_target_problem(args.html)):
+        return fail(problem)  # before minutes of generation, not after
     try:
         settings = cli_args.settings_from_args(args)
         base_id, aligned_id = _model_ids(args)
@@ -125,16 +154,27 @@ def run(args: argparse.Namespace) -> int:
             direction=args.direction,
             top_k=args.top,
         )
-        if args.html:
-            from playground.analysis.report_html import render_html
-
-            Path(args.html).write_text(render_html(c), encoding="utf-8")
+        c = dataclasses.replace(
+            c,
+            base_name=_display_name(args, base_id, c.base_name),
+            aligned_name=_display_name(args, aligned_id, c.aligned_name),
+        )
         if args.json:
             sys.stdout.write(json.dumps(comparison_to_json(c), ensure_ascii=False) + "\n")
         else:
             _print_text(c)
-            if args.html:
-                print(f"report written to {args.html}", file=sys.stderr)
+        if args.html:
+            from playground.analysis.report_html import render_html
+
+            try:
+                Path(args.html).expanduser().write_text(render_html(c), encoding="utf-8")
+            except OSError as exc:
+                return fail(
+                    f"cannot write the HTML report to {args.html}: {exc.strerror or exc}. "
+                    "Fix: give --html a file in a folder that exists and that you can write "
+                    "to (the analysis is printed above)."
+                )
+            print(f"report written to {args.html}", file=sys.stderr)
     except (EngineError, TemplateError, ValueError, OSError) as exc:
         return fail(str(exc))
     except KeyboardInterrupt:

@@ -8,12 +8,15 @@ import sys
 from typing import Any
 
 from playground.cli.common import CliError, config_from, fail, is_model_path, open_by_id
+from playground.engine.backend import Backend
 from playground.engine.errors import EngineError
 from playground.engine.settings import SamplerSettings
+from playground.engine.stop_text import StopHoldback
 from playground.engine.types import Finished, TokenEvent
 from playground.engine.utf8 import hex_escape
 from playground.sampling import cli_args, load_user_presets
 from playground.sampling.presets import PresetError
+from playground.templates.prompt import PromptSettings, TemplateProblem, build_prompt
 
 
 def add_parser(subparsers: Any) -> None:
@@ -21,7 +24,9 @@ def add_parser(subparsers: Any) -> None:
         "generate",
         help="continue a prompt with one model and stream the tokens",
         description="The prompt is raw text (special-token text such as <|im_start|> is "
-        "parsed as special tokens); BOS is added when the model expects one.",
+        "parsed as special tokens); BOS is added when the model expects one. With --urial "
+        "(or --preset urial) the prompt is the query inside URIAL's in-context alignment "
+        "prompt, as the app's URIAL switch does. Text after a --stop string is never printed.",
     )
     p.add_argument("--model", required=True, help="model id from models.toml, or a .gguf path")
     p.add_argument("--prompt", required=True, help="the raw prompt text")
@@ -46,6 +51,20 @@ def token_json(ev: TokenEvent) -> dict[str, Any]:
     }
 
 
+def prompt_ids(model: Backend, text: str, urial: bool) -> list[int]:
+    """The prompt's tokens: the raw text, or the text as a query in URIAL's prompt."""
+    if not urial:
+        return model.tokenize(text, special=True, add_bos=model.vocab.add_bos)
+    raw = PromptSettings(template="none", user_specials=True)
+    rendered = build_prompt(model, raw, "chat", [], text, urial=True)
+    print(
+        f"[URIAL: the prompt is the query in URIAL's in-context prompt, "
+        f"{len(rendered.ids)} tokens]",
+        file=sys.stderr,
+    )
+    return rendered.ids
+
+
 def _settings(args: argparse.Namespace) -> SamplerSettings:
     """The preset (built-in, or the user's own from models.toml), then the explicit flags."""
     user_presets = {}
@@ -63,10 +82,11 @@ def run(args: argparse.Namespace) -> int:
     except (CliError, PresetError, ValueError) as exc:
         return fail(str(exc))
     try:
-        prompt = model.tokenize(args.prompt, special=True, add_bos=model.vocab.add_bos)
+        prompt = prompt_ids(model, args.prompt, settings.urial_prompt)
         stop = list(settings.stop)
         max_tokens = settings.max_tokens
         out = sys.stdout
+        holdback = StopHoldback(stop)
         for item in model.stream(
             prompt,
             settings=settings,
@@ -78,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.json:
                     out.write(json.dumps(token_json(item), ensure_ascii=False) + "\n")
                 else:
-                    out.write(item.text)
+                    out.write(holdback.push(item.text))
                 out.flush()
             elif isinstance(item, Finished):
                 if args.json:
@@ -91,12 +111,12 @@ def run(args: argparse.Namespace) -> int:
                     }
                     out.write(json.dumps(summary) + "\n")
                 else:
-                    out.write("\n")
+                    out.write(holdback.finish(item.text) + "\n")
                     print(
                         f"[{item.reason.value}: {item.tokens} tokens, {item.tok_per_s:.1f} tok/s]",
                         file=sys.stderr,
                     )
-    except EngineError as exc:
+    except (EngineError, TemplateProblem) as exc:
         return fail(str(exc))
     except KeyboardInterrupt:
         print("\n[cancelled]", file=sys.stderr)

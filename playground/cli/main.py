@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,7 +57,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from playground.ui.launch import run_app
 
         return int(run_app(args))
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except BrokenPipeError:
+        # The reader went away (`playground generate --json | head`): stop quietly, as Unix
+        # tools do. Point stdout at /dev/null so the interpreter's last flush is quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a tool stopped by a closed pipe."""
 
 
 if __name__ == "__main__":

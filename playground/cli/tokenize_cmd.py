@@ -27,7 +27,12 @@ from playground.templates import (
     resolve_template,
     tiktoken_tokenizer,
 )
-from playground.templates.tiktoken_offline import ENCODING_NAMES, TiktokenUnavailable
+from playground.templates.prompt import why_configured
+from playground.templates.tiktoken_offline import (
+    ENCODING_NAMES,
+    TiktokenUnavailable,
+    cache_warnings,
+)
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -107,6 +112,7 @@ def _choose_template(
     """The template to use and, when it was chosen for the user, why."""
     name: str | None = args.template
     base_dir: Path | None = None
+    reason: str | None = None
     tok = args.tokenizer
     is_model_id = model is not None and not is_model_path(tok)
     if name is None and is_model_id:
@@ -114,6 +120,7 @@ def _choose_template(
         spec = config.model(tok)
         if spec.template:
             name, base_dir = spec.template, config.source.parent
+            reason = why_configured(spec.template, spec.role)
     if name is None:
         if model is None:
             return resolve_template("gpt4o"), "tiktoken has no template of its own: using gpt4o."
@@ -123,7 +130,7 @@ def _choose_template(
         resolve_template(
             name, model.info if model else None, model.vocab if model else None, base_dir
         ),
-        None,
+        reason,
     )
 
 
@@ -177,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if model is not None:
             model.close()
+        for warning in cache_warnings():
+            print(f"playground: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(view_json(template, view), ensure_ascii=False))
     else:

@@ -25,7 +25,43 @@ _MODEL_KEYS = {
     "threads",
     "n_gpu_layers",
     "template",
+    "system",
+    # a model on a server (kind = "llama-server" or "vllm")
+    "kind",
+    "url",
+    "server_model",
+    "api_key_env",
+    "connect_timeout",
+    "read_timeout",
+    "ca_file",
+    "max_top_k",
+    "tokenizer",
 }
+_SERVER_KEYS = frozenset(
+    {
+        "kind",
+        "url",
+        "server_model",
+        "api_key_env",
+        "connect_timeout",
+        "read_timeout",
+        "ca_file",
+        "max_top_k",
+        "tokenizer",
+    }
+)
+KINDS = ("gguf", "llama-server", "vllm")
+"""Where a model runs: a GGUF in this process, or a server."""
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REMOTE_ONLY = (
+    "url",
+    "server_model",
+    "api_key_env",
+    "connect_timeout",
+    "read_timeout",
+    "ca_file",
+    "tokenizer",
+)
 _TOP_KEYS = {"pair", "models", "presets"}
 
 
@@ -61,7 +97,37 @@ class ModelSpec:
     n_gpu_layers: int = 0
     """Layers to offload to the GPU: -1 all, 0 none."""
     template: str | None = None
-    """Chat template override: a built-in name or a Jinja file path."""
+    """Chat template: a built-in name, `gguf` (the model's own) or a Jinja file path; None
+    lets playground pick (the GGUF's own template, else a family default)."""
+    system: str = ""
+    """System prompt sent with every chat turn; empty means none. A small aligned model
+    often cannot handle the default system prompt its GGUF template injects, so the
+    packaged config sets this explicitly (with a template that has no default)."""
+    kind: str = "gguf"
+    """Where the model runs: "gguf" (in this process), "llama-server" or "vllm"."""
+    url: str | None = None
+    """A server's base URL (http:// or https://); required for a server kind."""
+    server_model: str | None = None
+    """The model's name on the server (llama-server's router mode, vLLM's served name);
+    None takes the server's only model."""
+    api_key_env: str | None = None
+    """The NAME of an environment variable that holds the server's API key (never the key
+    itself): it is sent as a bearer header only."""
+    connect_timeout: float = 5.0
+    """Seconds to wait for a connection to the server."""
+    read_timeout: float = 120.0
+    """Seconds to wait for an answer, or for the next token of a stream."""
+    ca_file: Path | None = None
+    """PEM file of CA certificates to trust for an HTTPS server with its own certificate."""
+    max_top_k: int = 100
+    """The largest top-k asked of a server per token (vLLM: at most its --max-logprobs)."""
+    tokenizer: Path | None = None
+    """vLLM: a folder with the model's tokenizer.json, for every token's exact bytes (by
+    default the server's own model folder, when the server runs on this machine)."""
+
+    @property
+    def is_remote(self) -> bool:
+        return self.kind != "gguf"
 
     @property
     def install_hint(self) -> str:
@@ -214,7 +280,9 @@ def _parse_model(mid: str, raw: dict[str, Any], path: Path, text: str, table: st
             text,
             table,
             key,
-            f"unknown key {key!r} in [{table}]; valid keys: {', '.join(sorted(_MODEL_KEYS))}",
+            f"unknown key {key!r} in [{table}]; valid keys: "
+            f"{', '.join(sorted(_MODEL_KEYS - _SERVER_KEYS))}; for a model on a server: "
+            f"{', '.join(sorted(_SERVER_KEYS))}",
         )
 
     def string(key: str, required: bool = False) -> str | None:
@@ -253,21 +321,61 @@ def _parse_model(mid: str, raw: dict[str, Any], path: Path, text: str, table: st
         "role",
         f'role in [{table}] must be "base" or "aligned", not {role!r}',
     )
-    file_path = string("path")
-    package = string("package")
+    kind = string("kind") or "gguf"
     _expect(
-        (file_path is None) != (package is None),
+        kind in KINDS,
         path,
         text,
         table,
-        None,
-        f'[{table}] needs exactly one of path = "file.gguf" or package = "python_pkg"',
+        "kind",
+        f"kind in [{table}] must be one of {', '.join(repr(k) for k in KINDS)}, not {kind!r}",
     )
+    file_path = string("path")
+    package = string("package")
+    if kind == "gguf":
+        _expect(
+            (file_path is None) != (package is None),
+            path,
+            text,
+            table,
+            None,
+            f'[{table}] needs exactly one of path = "file.gguf" or package = "python_pkg"',
+        )
+        for key in _REMOTE_ONLY:
+            _expect(
+                key not in raw,
+                path,
+                text,
+                table,
+                key,
+                f'{key} in [{table}] is for a model on a server: add kind = "llama-server" '
+                'or kind = "vllm" (or remove it)',
+            )
+    else:
+        for key in ("path", "package", "n_gpu_layers", "threads"):
+            _expect(
+                key not in raw,
+                path,
+                text,
+                table,
+                key,
+                f"{key} in [{table}] does not apply to kind = {kind!r}: the server loads the "
+                "model; remove it",
+            )
+    remote = _parse_remote(raw, kind, path, text, table, string)
     resolved: Path | None = None
     if file_path is not None:
-        resolved = Path(file_path).expanduser()
-        if not resolved.is_absolute():
-            resolved = (path.parent / resolved).resolve()
+        try:
+            resolved = Path(file_path).expanduser()
+            if not resolved.is_absolute():
+                resolved = (path.parent / resolved).resolve()
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ConfigError(
+                path,
+                f"path in [{table}] cannot be used: {exc}. Fix: give the path of a .gguf "
+                "file (absolute, ~/..., or relative to this file)",
+                _line_of(text, table, "path"),
+            ) from None
     return ModelSpec(
         id=mid,
         name=string("name") or mid,
@@ -279,7 +387,101 @@ def _parse_model(mid: str, raw: dict[str, Any], path: Path, text: str, table: st
         threads=integer("threads", 0, 0),
         n_gpu_layers=integer("n_gpu_layers", 0, -1),
         template=string("template"),
+        system=_system(raw, path, text, table),
+        **remote,
     )
+
+
+def _parse_remote(
+    raw: dict[str, Any], kind: str, path: Path, text: str, table: str, string: Any
+) -> dict[str, Any]:
+    """The server keys of a model entry (empty for a GGUF one)."""
+    if kind == "gguf":
+        return {}
+    url = string("url", required=True)
+    _expect(
+        url.startswith(("http://", "https://")) and len(url.split("://", 1)[1].strip("/")) > 0,
+        path,
+        text,
+        table,
+        "url",
+        f"url in [{table}] must be http://HOST:PORT or https://HOST:PORT, not {url!r}",
+    )
+    key_env = string("api_key_env")
+    if key_env is not None:
+        _expect(
+            bool(_ENV_NAME.match(key_env)),
+            path,
+            text,
+            table,
+            "api_key_env",
+            f"api_key_env in [{table}] is the NAME of an environment variable that holds the "
+            'key (e.g. "LLAMA_API_KEY"), never the key itself',
+        )
+
+    def seconds(key: str, default: float) -> float:
+        value = raw.get(key, default)
+        _expect(
+            isinstance(value, int | float) and not isinstance(value, bool) and value > 0,
+            path,
+            text,
+            table,
+            key,
+            f"{key} in [{table}] must be a number of seconds > 0, not {value!r}",
+        )
+        return float(value)
+
+    top = raw.get("max_top_k", 100 if kind == "llama-server" else 20)
+    _expect(
+        isinstance(top, int) and not isinstance(top, bool) and 1 <= top <= 1000,
+        path,
+        text,
+        table,
+        "max_top_k",
+        f"max_top_k in [{table}] must be an integer from 1 to 1000, not {top!r}",
+    )
+
+    def local_path(key: str) -> Path | None:
+        value = string(key)
+        if value is None:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (path.parent / p).resolve()
+
+    tok = local_path("tokenizer")
+    _expect(
+        tok is None or kind == "vllm",
+        path,
+        text,
+        table,
+        "tokenizer",
+        f'tokenizer in [{table}] is for kind = "vllm" (llama-server gives exact bytes itself)',
+    )
+    return {
+        "kind": kind,
+        "url": url.rstrip("/"),
+        "server_model": string("server_model"),
+        "api_key_env": key_env,
+        "connect_timeout": seconds("connect_timeout", 5.0),
+        "read_timeout": seconds("read_timeout", 120.0),
+        "ca_file": local_path("ca_file"),
+        "max_top_k": int(top),
+        "tokenizer": tok,
+    }
+
+
+def _system(raw: dict[str, Any], path: Path, text: str, table: str) -> str:
+    """The system prompt: any string, empty for none."""
+    value = raw.get("system", "")
+    _expect(
+        isinstance(value, str),
+        path,
+        text,
+        table,
+        "system",
+        f'system in [{table}] must be a string (the system prompt; "" for none), not {value!r}',
+    )
+    return str(value)
 
 
 def _parse_pair(

@@ -10,6 +10,7 @@ are the playground's own and run before llama.cpp's chain.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -137,3 +138,103 @@ class SamplerSettings:
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SamplerSettings))
+
+
+# ---------------------------------------------------------------------------- valid values
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting accepts: finite, between low and high (None: open)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    """True when `low` itself is not allowed (repeat_penalty 0 would divide by zero)."""
+    note: str = ""
+
+    def describe(self) -> str:
+        lo = "" if self.low is None else f"{'>' if self.low_open else '>='} {_num(self.low)}"
+        if self.low is not None and self.high is not None and not self.low_open:
+            text = f"from {_num(self.low)} to {_num(self.high)}"
+        elif self.high is not None:
+            text = " and ".join(p for p in (lo, f"<= {_num(self.high)}") if p)
+        else:
+            text = lo or "any finite number"
+        return text + (f" ({self.note})" if self.note else "")
+
+    def accepts(self, value: float) -> bool:
+        if math.isnan(value) or math.isinf(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+RANGES: dict[str, Range] = {
+    "temperature": Range(0.0, note="0 is greedy"),
+    "top_k": Range(0, note="0 keeps all"),
+    "top_p": Range(0.0, 1.0, note="1 keeps all"),
+    "min_p": Range(0.0, 1.0, note="0 keeps all"),
+    "repeat_penalty": Range(0.0, low_open=True, note="1 is off"),
+    "penalty_last_n": Range(-1, note="-1 is the whole context, 0 is off"),
+    "frequency_penalty": Range(),
+    "presence_penalty": Range(),
+    "dry_multiplier": Range(0.0, note="0 is off"),
+    "dry_base": Range(1.0, note="1.75 is llama.cpp's default"),
+    "dry_allowed_length": Range(0),
+    "dry_penalty_last_n": Range(-1, note="-1 is the whole context, 0 is off"),
+    "seed": Range(0, RANDOM_SEED, note=f"{RANDOM_SEED} draws a new seed each time"),
+    "max_tokens": Range(1),
+    "eos_bias": Range(),
+    "eos_ramp": Range(),
+    "eos_ramp_end": Range(0),
+    "token_style": Range(),
+    "diversity": Range(),
+}
+"""The valid range of every numeric setting; anything else (nan, inf, out of range) is
+refused at the boundary (CLI flags, preset files, the sampling panel) with this range."""
+
+
+class InvalidSetting(ValueError):
+    """A setting's value is out of its range; the message names the setting and the range."""
+
+    def __init__(self, name: str, value: Any, valid: str) -> None:
+        super().__init__(f"{name} = {value!r} is not valid; valid: {valid}")
+        self.name = name
+        self.value = value
+        self.valid = valid
+
+
+def check_value(name: str, value: Any) -> None:
+    """Refuse a value a setting cannot take.
+
+    Raises:
+        InvalidSetting: out of range, nan or infinite (or a nan / non-number logit bias).
+    """
+    rng = RANGES.get(name)
+    if rng is not None:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not rng.accepts(float(value)):
+            raise InvalidSetting(name, value, rng.describe())
+    elif name == "penalty_source":
+        if value not in PENALTY_SOURCES:
+            raise InvalidSetting(name, value, " or ".join(map(repr, PENALTY_SOURCES)))
+    elif name in ("logit_bias", "logit_bias_text"):
+        for _key, bias in value:
+            if not isinstance(bias, int | float) or math.isnan(bias):
+                raise InvalidSetting(name, value, "a number or -inf for each bias, not nan")
+
+
+def check_settings(settings: SamplerSettings) -> None:
+    """Every field of `settings` in its range.
+
+    Raises:
+        InvalidSetting: the first field that is not.
+    """
+    for f in dataclasses.fields(settings):
+        check_value(f.name, getattr(settings, f.name))

@@ -24,8 +24,9 @@ class TokenKind(StrEnum):
 
     @property
     def is_special(self) -> bool:
-        """Control, user-defined and unknown tokens carry structure, not text."""
-        return self in (TokenKind.CONTROL, TokenKind.USER_DEFINED, TokenKind.UNKNOWN)
+        """Control and unknown tokens carry structure, not text. A user-defined token is
+        text that the tokenizer always keeps whole (Gemma's "\n", "\n\n", ...)."""
+        return self in (TokenKind.CONTROL, TokenKind.UNKNOWN)
 
 
 class StopReason(StrEnum):

@@ -101,7 +101,14 @@ class Vocab:
         return _KIND_CODES[int(self.kind_codes[token])]
 
     def is_special(self, token: int) -> bool:
+        """A control or unknown token, or an end of generation. A user-defined token (Gemma's
+        newlines) is text the tokenizer keeps whole."""
         return self.kind(token).is_special or token in self.eog
+
+    def ids_of_kind(self, *kinds: TokenKind) -> list[int]:
+        """Every id of these kinds, in id order."""
+        codes = [_KIND_CODES.index(k) for k in kinds]
+        return [int(i) for i in np.flatnonzero(np.isin(self.kind_codes, codes))]
 
     def ids_of_piece(self, piece: bytes) -> list[int]:
         """Every id whose piece is exactly these bytes (pieces can repeat across kinds)."""

@@ -16,7 +16,9 @@ from playground.engine.settings import (
     ADAPTER_RAMP,
     PENALTY_SOURCES,
     RANDOM_SEED,
+    InvalidSetting,
     SamplerSettings,
+    check_value,
 )
 from playground.sampling.presets import BUILTIN_PRESETS, PresetError, find_preset
 
@@ -166,4 +168,19 @@ def settings_from_args(
         changes.setdefault("eos_ramp", ADAPTER_RAMP)
         changes.setdefault("token_style", 1.0)
         changes.setdefault("diversity", ADAPTER_DIVERSITY)
+    for field, value in changes.items():
+        try:
+            check_value(field, value)
+        except InvalidSetting as exc:
+            flag = FLAGS.get(field, f"--{field.replace('_', '-')}")
+            raise PresetError(f"{flag} {value!r} is out of range; valid: {exc.valid}") from None
     return base.replace(**changes) if changes else base
+
+
+FLAGS: dict[str, str] = {dest: flag for flag, dest, _typ, _help in _SIMPLE} | {
+    "temperature": "--temperature",
+    "max_tokens": "--max-tokens",
+    "logit_bias": "--logit-bias",
+    "logit_bias_text": "--logit-bias-text",
+}
+"""The flag that sets each field, for error messages."""

@@ -23,7 +23,9 @@ from playground.engine.settings import (
     ADAPTER_RAMP,
     ADAPTER_RAMP_END,
     PENALTY_SOURCES,
+    InvalidSetting,
     SamplerSettings,
+    check_value,
 )
 
 GREEDY = SamplerSettings()
@@ -205,6 +207,12 @@ def settings_from_mapping(data: Mapping[str, Any], where: str = "") -> SamplerSe
             changes[key] = _convert(key, value)
         except ValueError as exc:
             raise PresetError(f"{where}key {key!r} {exc}") from None
+        try:
+            check_value(key, changes[key])
+        except InvalidSetting as exc:
+            raise PresetError(
+                f"{where}key {key!r}: {value!r} is out of range; valid: {exc.valid}"
+            ) from None
     return SamplerSettings(**changes)
 
 
@@ -218,7 +226,10 @@ def load_user_presets(path: str | os.PathLike[str]) -> dict[str, SamplerSettings
     p = Path(path)
     if not p.exists():
         return {}
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PresetError(f"{p}: cannot read the presets: {exc}") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

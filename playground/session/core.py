@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from playground.engine.backend import Backend
+from playground.engine.errors import PromptTooLong
 from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, TokenEvent
 from playground.session.forking import fork_stream, handover, handover_piece
@@ -46,6 +47,12 @@ from playground.session.turns import (
     SideTranscript,
     Turn,
 )
+from playground.templates.prompt import (
+    PromptSettings,
+    TemplateProblem,
+    build_prompt,
+    reply_stops,
+)
 
 
 class Session:
@@ -74,12 +81,17 @@ class Session:
         self.models: dict[str, Backend | None] = dict.fromkeys(SIDES)
         self.specs: dict[str, Any] = dict.fromkeys(SIDES)
         """Each side's ModelSpec from models.toml, once its model has loaded."""
-        self.templates: dict[str, str] = {}
+        self.prompts: dict[str, PromptSettings] = {s: PromptSettings() for s in SIDES}
+        """Each side's template, system prompt, stop choice and injection switch."""
+        self._restored: dict[str, PromptSettings] = {}
+        """Prompt settings of a resumed conversation for a side whose model still loads."""
         self.settings: dict[str, SamplerSettings] = {s: SamplerSettings() for s in SIDES}
         self.load_errors: dict[str, str] = {}
         self.max_tokens_override: int | None = None
         self._scoring: set[int] = set()
         """Turns whose scoring has been handed out (each reply is scored once)."""
+        self._streams: dict[str, StreamJob] = {}
+        """The last stream handed out per side (stopped by `stop`, or by the next one)."""
 
     # ------------------------------------------------------------------ the file
 
@@ -207,11 +219,22 @@ class Session:
         tokens: Sequence[PromptToken],
         settings: Any = None,
         warnings: Sequence[str] = (),
+        *,
+        prompt_settings: PromptSettings | None = None,
+        markers: frozenset[int] = frozenset(),
+        user_specials: bool = False,
+        stop: Sequence[str] = (),
     ) -> None:
+        """The prompt a turn is built from, and the settings it was built with (saved, so a
+        resume restores them)."""
         turn.template = template
         turn.prompt = list(tokens)
         turn.prompt_text = text
         turn.settings = settings
+        turn.prompt_settings = prompt_settings
+        turn.markers = markers
+        turn.user_specials = user_specials
+        turn.stop = tuple(stop)
         self.record(
             "prompt",
             node=turn.id,
@@ -221,6 +244,10 @@ class Session:
             ids=[t.id for t in tokens],
             tokens=prompt_tokens_record(tokens),
             settings=jsonable(settings),
+            prompt_settings=jsonable(prompt_settings),
+            markers=sorted(markers),
+            user_specials=user_specials,
+            stop=list(stop),
             warnings=list(warnings),
         )
 
@@ -268,29 +295,47 @@ class Session:
         self._scoring.clear()
         self._show()
 
-    def resume(self, records: Iterable[Mapping[str, Any]], store: Appender | None) -> None:
+    def resume(self, records: Iterable[Mapping[str, Any]], store: Appender | None) -> int:
         """Rebuild the tree and the branch on screen from saved records; new records go to
-        `store` (the same file, appended to)."""
+        `store` (the same file, appended to).
+
+        Returns:
+            How many damaged records were skipped (every other one is applied).
+        """
         replayer = Replayer()
         for ev in records:
             replayer.apply(ev)
         self.tree = replayer.finish()
+        for side, (prompt, sampler) in replayer.setups.items():
+            if prompt is not None:
+                self.prompts[side] = prompt
+                if self.models.get(side) is None:
+                    self._restored[side] = prompt
+            if sampler is not None:
+                self.settings[side] = sampler
         self._exchange = max((t.exchange for t in self.tree.turns.values()), default=0)
         self.store = store
         self._scoring = {t.id for t in self.tree.turns.values() if t.other}
         self._show()
+        return replayer.skipped
 
     def forks(self) -> list[tuple[Turn, list[Turn]]]:
         return list(self.tree.forks())
 
     # ------------------------------------------------------------------ sides
 
-    def model_ready(self, side: str, model: Backend, spec: Any, template: str) -> Backend | None:
-        """A side's model has loaded; returns the one it replaces (to close), if any."""
+    def model_ready(
+        self, side: str, model: Backend, spec: Any, prompt: PromptSettings | str
+    ) -> Backend | None:
+        """A side's model has loaded, with its default prompt settings (or just a template
+        name); settings restored by a resume while it loaded win. Returns the model it
+        replaces (to close), if any."""
         old = self.models.get(side)
         self.models[side] = model
         self.specs[side] = spec
-        self.templates[side] = template
+        if isinstance(prompt, str):
+            prompt = self.prompts[side].replace(template=prompt)
+        self.prompts[side] = self._restored.pop(side, prompt)
         self.load_errors.pop(side, None)
         return old if old is not None and old is not model else None
 
@@ -299,13 +344,35 @@ class Session:
         for the turns that need a model."""
         self.load_errors[side] = message
 
+    @property
+    def templates(self) -> dict[str, str]:
+        """Each side's template name (a view of `prompts`)."""
+        return {s: p.template for s, p in self.prompts.items()}
+
     def set_template(self, side: str, name: str) -> None:
         """Use this template from the next turn on."""
-        self.templates[side] = name
+        self.set_prompt_settings(side, self.prompts[side].replace(template=name))
+
+    def set_prompt_settings(self, side: str, prompt: PromptSettings) -> None:
+        """Template, system prompt, stops and injection for one side, from the next turn."""
+        self.prompts[side] = prompt
+        self._record_setup(side)
 
     def set_settings(self, side: str, settings: SamplerSettings) -> None:
         """Swap the settings object: a running stream picks it up at its next token."""
         self.settings[side] = settings
+        self._record_setup(side)
+
+    def _record_setup(self, side: str) -> None:
+        """Save a side's settings as they change (once the conversation has a file), so a
+        resume restores them exactly."""
+        if self.store is not None:
+            self.record(
+                "setup",
+                side=side,
+                prompt_settings=jsonable(self.prompts[side]),
+                settings=jsonable(self.settings[side]),
+            )
 
     def update_setting(self, side: str, **changes: Any) -> None:
         self.set_settings(side, dataclasses.replace(self.settings[side], **changes))
@@ -315,9 +382,75 @@ class Session:
 
     # ------------------------------------------------------------------ what runs
 
-    def stream_job(self, turn: Turn, prompt: Sequence[int]) -> StreamJob | None:
-        """The job that streams `turn`'s reply from `prompt`; None (and the turn marked
-        failed) when the side has no model."""
+    def _hand_out(self, job: StreamJob) -> StreamJob:
+        """A new stream on a side replaces the one before it: that one stops."""
+        old = self._streams.get(job.work.side)
+        if old is not None:
+            old.stop()
+        self._streams[job.work.side] = job
+        return job
+
+    def stop(self, side: str | None = None) -> None:
+        """Stop the streams (both sides, or one): each ends within a token, its reply kept
+        and marked stopped."""
+        for s, job in list(self._streams.items()):
+            if side is None or s == side:
+                job.stop()
+                del self._streams[s]
+
+    def start_job(self, turn: Turn) -> StreamJob | None:
+        """Build `turn`'s prompt from the turns before it on its branch, record it, and
+        hand out the stream of its reply. None when it cannot start: the turn then says
+        why (no model, a template that fails, a prompt longer than the context)."""
+        side = turn.side
+        model = self.models[side]
+        before = self.tree.before(turn)
+        ps = self.prompts[side]
+        settings = self.settings[side]
+        urial = turn.mode == "chat" and side == "base" and settings.urial_prompt
+        template = "urial" if urial else ps.template
+        turn.template, turn.settings = template, settings
+        if model is None:
+            self.fail(turn, self.load_errors.get(side, "no model loaded for this side"))
+            return None
+        # document mode: a message extends this side's document (its text and its own
+        # continuation so far); an empty one just continues it
+        document = before.document() if turn.mode == "document" else ""
+        history = before.history() if turn.mode == "chat" else []
+        try:
+            prompt = build_prompt(model, ps, turn.mode, history, document + turn.user, urial=urial)
+        except TemplateProblem as exc:
+            self._refuse(turn, f"template {template!r} failed: {exc}")
+            return None
+        stop = reply_stops(settings.stop, prompt, ps)
+        self.set_prompt(
+            turn,
+            prompt.template,
+            prompt.text,
+            prompt.tokens,
+            settings,
+            prompt.warnings,
+            prompt_settings=ps,
+            markers=prompt.markers,
+            user_specials=prompt.user_specials,
+            stop=stop,
+        )
+        for warning in prompt.warnings:
+            self.notify(Notice(side, warning, "warning"))
+        if len(prompt.ids) >= model.info.n_ctx:
+            self._refuse(turn, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
+            return None
+        return self.stream_job(turn, prompt.ids, stop)
+
+    def _refuse(self, turn: Turn, message: str) -> None:
+        self.fail(turn, message)
+        self.notify(Notice(turn.side, message, "error"))
+
+    def stream_job(
+        self, turn: Turn, prompt: Sequence[int], stop: Sequence[str] = ()
+    ) -> StreamJob | None:
+        """The job that streams `turn`'s reply from `prompt`, ending before any of `stop`;
+        None (and the turn marked failed) when the side has no model."""
         side = turn.side
         model = self.models[side]
         if model is None:
@@ -331,11 +464,12 @@ class Session:
                 ids,
                 settings=live_settings(model, lambda: self.settings[side]),
                 max_tokens=max_tokens,
+                stop=tuple(stop),
                 top_k=5,
                 cancel=cancel,
             )
 
-        return StreamJob(Work(WorkKind.GENERATE, side, turn.id), open_stream)
+        return self._hand_out(StreamJob(Work(WorkKind.GENERATE, side, turn.id), open_stream))
 
     def fork_job(
         self,
@@ -357,7 +491,18 @@ class Session:
             return None
         new = self.fork(turn, at, ids, source, from_side=from_side, note=note)
         settings = self.settings[side]
-        self.set_prompt(new, turn.template, turn.prompt_text, turn.prompt, settings)
+        self.set_prompt(
+            new,
+            turn.template,
+            turn.prompt_text,
+            turn.prompt,
+            settings,
+            prompt_settings=turn.prompt_settings,
+            markers=turn.markers,
+            user_specials=turn.user_specials,
+            stop=turn.stop,
+        )
+        stop = turn.stop
         prompt_ids = [p.id for p in turn.prompt]
         prefix = list(new.events)
         forced = list(ids)
@@ -372,10 +517,11 @@ class Session:
                 max_tokens=max_tokens,
                 cancel=cancel,
                 settings=live_settings(model, lambda: self.settings[side]),
+                stop=stop,
                 top_k=5,
             )
 
-        return StreamJob(Work(WorkKind.GENERATE, side, new.id), open_stream)
+        return self._hand_out(StreamJob(Work(WorkKind.GENERATE, side, new.id), open_stream))
 
     def typed_fork_job(self, turn: Turn, at: int, text: str) -> StreamJob | None:
         """Fork with the user's text, tokenized by this side's model (special tokens too)."""

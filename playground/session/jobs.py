@@ -8,8 +8,9 @@ a result or a failure finds its turn without parsing a worker's name.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -47,10 +48,23 @@ CancelCheck = Callable[[], bool]
 
 @dataclass(eq=False)
 class StreamJob:
-    """A reply to stream: `open` starts the model's stream with a cancel check."""
+    """A reply to stream: `start` opens the model's stream with the runner's cancel check;
+    `stop` (the session's Esc) ends it within a token, the reply kept."""
 
     work: Work
     open: Callable[[CancelCheck], Iterator[StreamItem]]
+    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def start(self, cancelled: CancelCheck) -> Iterator[StreamItem]:
+        flag = self._stopped
+        return self.open(lambda: flag.is_set() or cancelled())
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
 
 
 @dataclass(eq=False)

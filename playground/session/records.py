@@ -104,6 +104,7 @@ def token_from_record(rec: dict[str, Any]) -> TokenEvent:
 def finished_record(fin: Finished) -> dict[str, Any]:
     return {
         "reason": fin.reason.value,
+        "text": fin.text,
         "tokens": fin.tokens,
         "elapsed_s": round(fin.elapsed_s, 4),
         "tok_s": round(fin.tok_per_s, 2),

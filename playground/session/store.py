@@ -19,10 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, StopReason, TokenKind
+from playground.sampling.presets import PresetError, settings_from_mapping
 from playground.session.records import token_from_record, view_from_record
 from playground.session.tree import ConversationTree
 from playground.session.turns import SIDES, ForcedToken, ForkOrigin, OtherView, PromptToken, Turn
+from playground.templates.prompt import PromptSettings
 
 
 class Appender(Protocol):
@@ -61,19 +64,61 @@ def _forced_from(rec: Mapping[str, Any] | None) -> dict[int, ForcedToken]:
     return {int(i): ForcedToken(str(s), f, str(n or "")) for i, (s, f, n) in rec.items()}
 
 
+class BadRecord(ValueError):
+    """A record with the wrong fields or types (a damaged or hand-edited file)."""
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise BadRecord("not a string")
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRecord("not an integer")
+    return value
+
+
+def _num(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRecord("not a number")
+    return float(value)
+
+
+def _side(value: Any) -> str:
+    if value not in SIDES:
+        raise BadRecord("no such side")
+    return str(value)
+
+
+def _mode(value: Any) -> str:
+    if value not in ("chat", "document"):
+        raise BadRecord("no such mode")
+    return str(value)
+
+
 class Replayer:
-    """Applies records to a tree, one at a time (so a test can replay any prefix)."""
+    """Applies records to a tree, one at a time (so a test can replay any prefix).
+
+    A damaged record (wrong fields or types, a turn that does not exist) is skipped whole
+    and counted in `skipped`: each record is read completely before it changes the tree.
+    """
 
     def __init__(self, tree: ConversationTree | None = None) -> None:
         self.tree = tree if tree is not None else ConversationTree()
         self._exchange = 0
+        self.skipped = 0
+        self.setups: dict[str, tuple[PromptSettings | None, SamplerSettings | None]] = {}
+        """Each side's last saved prompt and sampler settings (from `setup` and `prompt`
+        records), for a resume to restore."""
 
     def apply(self, ev: Mapping[str, Any]) -> None:
         """Apply one record; a record that names no known turn, or is damaged, is skipped."""
         try:
             self._apply(ev)
-        except (KeyError, TypeError, ValueError, IndexError):
-            return
+        except (KeyError, TypeError, ValueError, IndexError, ArithmeticError, AttributeError):
+            self.skipped += 1
 
     def _apply(self, ev: Mapping[str, Any]) -> None:
         kind = ev.get("type")
@@ -81,13 +126,14 @@ class Replayer:
         if kind == "node":
             self._node(ev)
         elif kind == "select":
-            tree.select(ev["side"], ev["parent"], ev["node"])
+            tree.select(_side(ev["side"]), ev["parent"], ev["node"])
         elif kind == "user":  # before the tree: one turn per side after the last one
+            text, mode = _str(ev.get("text")), _mode(ev.get("mode", "chat"))
             self._exchange += 1
             for side in SIDES:
                 turn = Turn(
-                    user=ev["text"],
-                    mode=ev.get("mode", "chat"),
+                    user=text,
+                    mode=mode,
                     template="",
                     id=tree.new_id(),
                     side=side,
@@ -101,22 +147,41 @@ class Replayer:
         elif kind == "clear":
             for side in SIDES:
                 tree.cut(side, 0)
+        elif kind == "setup":
+            self._setup(ev)
         elif kind in ("prompt", "tokens", "finish", "error", "scores"):
             target = self._target(ev)
-            if target is not None:
-                apply_turn_record(target, kind, ev)
+            if kind == "prompt":
+                self._setup(ev)
+            if target is None:
+                raise BadRecord("no such turn")
+            apply_turn_record(target, kind, ev)
+
+    def _setup(self, ev: Mapping[str, Any]) -> None:
+        """A side's settings as saved; a part that does not read back keeps the last one."""
+        side = ev.get("side")
+        if side not in SIDES:
+            return
+        prompt, sampler = self.setups.get(side, (None, None))
+        self.setups[side] = (
+            read_prompt_settings(ev.get("prompt_settings")) or prompt,
+            read_sampler_settings(ev.get("settings")) or sampler,
+        )
 
     def _node(self, ev: Mapping[str, Any]) -> None:
         fork = ev.get("fork")
-        origin = ForkOrigin(int(fork["from"]), int(fork["at"])) if fork else None
+        origin = ForkOrigin(_int(fork["from"]), _int(fork["at"])) if fork else None
+        parent = ev["parent"]
+        if parent is not None:
+            _int(parent)
         turn = Turn(
-            user=str(ev["user"]),
-            mode=str(ev.get("mode", "chat")),
+            user=_str(ev["user"]),
+            mode=_mode(ev.get("mode", "chat")),
             template="",
-            id=int(ev["node"]),
-            side=str(ev["side"]),
-            parent=ev["parent"],
-            exchange=int(ev.get("exchange", 0)),
+            id=_int(ev["node"]),
+            side=_side(ev["side"]),
+            parent=parent,
+            exchange=_int(ev.get("exchange", 0)),
             forced=_forced_from(ev.get("forced")),
             fork=origin,
         )
@@ -130,9 +195,9 @@ class Replayer:
 
     def _target(self, ev: Mapping[str, Any]) -> Turn | None:
         if "node" in ev:
-            return self.tree.get(int(ev["node"]))
-        path = self.tree.path(ev["side"])  # before the tree: the turn's number on its side
-        index = int(ev["turn"])
+            return self.tree.get(_int(ev["node"]))
+        path = self.tree.path(_side(ev["side"]))  # before the tree: the turn's number
+        index = _int(ev["turn"])
         return path[index] if 0 <= index < len(path) else None
 
     def finish(self) -> ConversationTree:
@@ -144,36 +209,74 @@ class Replayer:
 
 
 def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
-    """One record of a turn's data (prompt, tokens, finish, error, scores) onto the turn."""
+    """One record of a turn's data (prompt, tokens, finish, error, scores) onto the turn.
+
+    Every field is read and checked before the turn changes, so a damaged record leaves
+    the turn as it was.
+
+    Raises:
+        BadRecord, KeyError, TypeError, ValueError: the record is damaged.
+    """
     if kind == "prompt":
-        turn.template = ev["template"]
-        turn.prompt_text = ev["text"]
-        turn.prompt = [
-            PromptToken(int(i), bytes.fromhex(p), TokenKind(k), bool(sp))
+        template, text = _str(ev["template"]), _str(ev["text"])
+        prompt_settings = read_prompt_settings(ev.get("prompt_settings"))
+        settings = read_sampler_settings(ev.get("settings"))
+        markers = frozenset(_int(i) for i in ev.get("markers") or ())
+        user_specials = bool(ev.get("user_specials", False))
+        stop = tuple(_str(x) for x in ev.get("stop") or ())
+        prompt = [
+            PromptToken(_int(i), bytes.fromhex(p), TokenKind(k), bool(sp))
             for i, p, k, sp in ev.get("tokens", [])
         ]
+        turn.template, turn.prompt_text, turn.prompt = template, text, prompt
+        turn.prompt_settings, turn.settings = prompt_settings, settings
+        turn.markers, turn.user_specials, turn.stop = markers, user_specials, stop
     elif kind == "tokens":
-        turn.events.extend(token_from_record(r) for r in ev["tokens"])
+        records = ev["tokens"]
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise BadRecord("tokens is not a list of objects")
+        turn.events.extend([token_from_record(r) for r in records])
     elif kind == "finish":
-        turn.reason = ev["reason"]
-        turn.finished = Finished(
+        finished = Finished(
             reason=StopReason(ev["reason"]),
-            tokens=ev["tokens"],
-            elapsed_s=ev["elapsed_s"],
-            text="".join(e.text for e in turn.events),
-            prompt_tokens=ev["prompt_tokens"],
-            reused_tokens=ev["reused_tokens"],
+            tokens=_int(ev["tokens"]),
+            elapsed_s=_num(ev["elapsed_s"]),
+            text=_str(ev.get("text", "".join(e.text for e in turn.events))),
+            prompt_tokens=_int(ev["prompt_tokens"]),
+            reused_tokens=_int(ev["reused_tokens"]),
         )
+        turn.reason, turn.finished = finished.reason.value, finished
     elif kind == "error":
-        turn.error = ev["message"]
-        turn.reason = "error"
+        turn.error, turn.reason = _str(ev["message"]), "error"
     elif "views" in ev:
         turn.other = [view_from_record(v) for v in ev["views"]]
     else:  # a file from before views were saved: ranks and classes only
         turn.other = [
-            OtherView(r, None, (), c) if r is not None else None
+            OtherView(_int(r), None, (), c if isinstance(c, str) else None)
+            if r is not None
+            else None
             for r, c in zip(ev["ranks"], ev["classes"], strict=False)
         ]
+
+
+def read_prompt_settings(rec: Any) -> PromptSettings | None:
+    """Saved prompt settings, or None where there are none or they do not read back."""
+    if not isinstance(rec, Mapping):
+        return None
+    try:
+        return PromptSettings.from_mapping(rec)
+    except ValueError:
+        return None
+
+
+def read_sampler_settings(rec: Any) -> SamplerSettings | None:
+    """Saved sampler settings, or None where there are none or they do not read back."""
+    if not isinstance(rec, Mapping):
+        return None
+    try:
+        return settings_from_mapping(rec)
+    except (PresetError, ValueError, TypeError):
+        return None
 
 
 def replay_tree(records: Iterable[Mapping[str, Any]]) -> ConversationTree:

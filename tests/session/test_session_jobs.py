@@ -42,7 +42,7 @@ def run_stream(session: Session, job: StreamJob | None) -> Turn:
     assert job is not None
     turn = session.turn(job.work.node)  # type: ignore[arg-type]
     assert turn is not None
-    for item in job.open(lambda: False):
+    for item in job.start(lambda: False):
         if isinstance(item, Finished):
             session.finish(turn, item)
         else:
@@ -134,6 +134,26 @@ def test_what_cannot_be_done_says_why(session: Session) -> None:
     again = session.send("more")
     assert session.stream_job(again["base"], [BOS]) is None
     assert again["base"].error == "broken.gguf is not a GGUF"
+
+
+def test_stop_ends_a_stream_within_a_token_and_keeps_the_reply(session: Session) -> None:
+    session.max_tokens_override = 200
+    turns = session.send("Hello")
+    base = turns["base"]
+    job = session.stream_job(base, [BOS, TOKEN_ID["Hello"]])
+    assert job is not None
+    for item in job.start(lambda: False):
+        if isinstance(item, Finished):
+            session.finish(base, item)
+            break
+        session.add_tokens(base, [item])
+        if len(base.events) == 3:
+            session.stop()
+    assert base.reason == "cancelled" and len(base.events) == 3
+    # a new stream on a side stops the one before it
+    first = session.stream_job(base, [BOS])
+    second = session.stream_job(base, [BOS])
+    assert first is not None and first.stopped and second is not None and not second.stopped
 
 
 def test_the_kind_of_a_forced_byte_token_and_its_text(session: Session) -> None:

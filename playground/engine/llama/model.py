@@ -36,6 +36,7 @@ from playground.engine.errors import DecodeError, ModelLoadError, PromptTooLong
 from playground.engine.llama import logs
 from playground.engine.llama.factory import factory_for
 from playground.engine.llama.gguf_file import check_gguf
+from playground.engine.llama.template_guard import tolerate_broken_templates
 from playground.engine.llama.vocab_loader import load_vocab
 from playground.engine.settings import SamplerSettings
 from playground.engine.topk import FloatArray, logsumexp, rank_of, top_k_ids
@@ -107,6 +108,7 @@ class LlamaModel:
         self._lc = llama_cpp
         p = check_gguf(path)
         logs.install()
+        tolerate_broken_templates()
         threads = opts.n_threads or default_threads()
         threads_batch = opts.n_threads_batch or threads
         t0 = time.perf_counter()

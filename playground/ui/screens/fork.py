@@ -55,9 +55,10 @@ def fork_choices(
             given = handover_piece(mine, theirs.vocab, tid, piece)
             if given.ids and given.ids != (ev.id,):
                 label = piece_label(piece, tid, theirs.vocab)
+                again = f"  (re-tokenized: {len(given.ids)})" if given.note else ""
                 out.append(
                     ForkChoice(
-                        f"{other_side} #{rank}  {label!r}  p={math.exp(lp):.3f}",
+                        f"{other_side} #{rank}  {label!r}  p={math.exp(lp):.3f}{again}",
                         given.ids,
                         "pick",
                         other_side,
@@ -74,9 +75,10 @@ def fork_choices(
         given = handover_piece(mine, theirs.vocab, theirs_ev.id, theirs_ev.piece)
         if given.ids:
             label = piece_label(theirs_ev.piece, theirs_ev.id, theirs.vocab)
+            again = f"  (re-tokenized: {len(given.ids)})" if given.note else ""
             out.append(
                 ForkChoice(
-                    f"swap: the {other_side} reply's token here, {label!r}",
+                    f"swap: the {other_side} reply's token here, {label!r}{again}",
                     given.ids,
                     "swap",
                     other_side,
@@ -94,7 +96,7 @@ class ForkScreen(ModalScreen["ForkChoice | str | None"]):
     ForkScreen > Vertical { width: 80%; height: auto; max-height: 90%; border: round $accent;
                             background: $surface; padding: 0 1; }
     ForkScreen OptionList { height: auto; max-height: 14; }
-    ForkScreen Label { margin-bottom: 1; }
+    ForkScreen Label { width: 100%; margin-bottom: 1; }
     """
     BINDINGS = [Binding("escape", "dismiss", "Cancel")]
 

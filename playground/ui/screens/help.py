@@ -8,28 +8,16 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-HELP = """\
+from playground.ui.keys import markdown_table
+
+INTRO = """\
 # playground
 
 Two models, **base** (left) and **aligned** (right), answer the same input at the same time.
 
-| Key | Does |
-|---|---|
-| Enter | send the input to both models |
-| Esc | stop both; the partial replies stay, marked *stopped* |
-| F2 / `v` in a pane | cycle views: text, raw tokens, probability |
-| Tab | move between the input and the panes |
-| ← → Home End (in a pane) | select a token; the inspector shows it (or click it) |
-| F3 / F4 / F5 | templates, sampling, models panels |
-| F6 | chat / document mode (a message adds to one raw text both continue; empty Enter continues) |
-| F7 | show or hide the inspector |
-| F9 | lessons: the course's six experiments, run live on this pair (`l` switches 中文/English) |
-| Ctrl+R / Ctrl+E | regenerate / edit the last message |
-| Ctrl+L / Ctrl+N / Ctrl+O | clear / new conversation / resume the last one |
-| Ctrl+X / Ctrl+S | export Markdown (+ HTML report) / SVG screenshot |
-| Ctrl+P | command palette |
-| Ctrl+Q | quit |
+"""
 
+VIEWS = """
 **Raw view**: every token on its own shaded cell; special tokens in magenta, never hidden;
 spaces `·`, newlines `↵`, byte tokens `<0xNN>`; the prompt's template tokens shown dimmer.
 
@@ -39,6 +27,8 @@ until then by its own probability (green likely, red unlikely).
 
 Conversations are saved as JSONL in the data directory as they happen.
 """
+
+HELP = INTRO + markdown_table() + VIEWS
 
 
 class HelpScreen(ModalScreen[None]):

@@ -13,11 +13,17 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
+from playground.config import ModelSpec
 from playground.engine.backend import Capabilities, describe_capabilities
 from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
     from playground.ui.app import PlaygroundApp
+
+
+def choice_label(spec: ModelSpec) -> str:
+    """The models.toml name, with the role only where the name does not already say it."""
+    return spec.name if spec.role in spec.name.lower() else f"{spec.name} ({spec.role})"
 
 
 def capability_lines(caps: Capabilities) -> str:
@@ -47,17 +53,16 @@ class ModelsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         app = self.playground
         config = app.config
-        choices = [
-            (f"{s.name} ({s.role})", mid) for mid, s in (config.models.items() if config else [])
-        ]
+        choices = [(choice_label(s), mid) for mid, s in (config.models.items() if config else [])]
         with Vertical():
             yield Label(f"models.toml: {config.source if config else '(none)'}")
+            yield Button("Reload models.toml", id="reload-config")
             for side in SIDES:
                 spec = app.specs.get(side)
                 yield Label(f"[b]{side}[/b]")
                 yield Select(
                     choices,
-                    value=spec.id if spec is not None else Select.BLANK,
+                    value=spec.id if spec is not None else Select.NULL,
                     prompt="pick a model",
                     id=f"pick-{side}",
                 )
@@ -65,6 +70,7 @@ class ModelsScreen(ModalScreen[None]):
                 yield Static("", classes="status", id=f"status-{side}")
 
     def on_mount(self) -> None:
+        self.query_one(f"#pick-{SIDES[0]}", Select).focus()
         self._refresh_status()
         self.set_interval(0.25, self._refresh_status)
 
@@ -92,6 +98,9 @@ class ModelsScreen(ModalScreen[None]):
 
     @on(Button.Pressed)
     def _load(self, event: Button.Pressed) -> None:
+        if event.button.id == "reload-config":
+            self._reload()
+            return
         if not event.button.id or not event.button.id.startswith("load-"):
             return
         side = event.button.id.removeprefix("load-")
@@ -101,4 +110,21 @@ class ModelsScreen(ModalScreen[None]):
             self.notify("Pick a model first.", severity="warning")
             return
         self.playground.load_side(side, config.models[value])
+        self._refresh_status()
+
+    def _reload(self) -> None:
+        """Read models.toml again (after fixing it) and offer its models; a side with no
+        model loads the pair's."""
+        app = self.playground
+        if not app.reload_config() or app.config is None:
+            self.notify("models.toml still has a problem: see the panes.", severity="error")
+            return
+        choices = [(choice_label(s), mid) for mid, s in app.config.models.items()]
+        pair = {"base": app.config.pair.base, "aligned": app.config.pair.aligned}
+        for side in SIDES:
+            self.query_one(f"#pick-{side}", Select).set_options(choices)
+            if app.models.get(side) is None and not app.pane(side).loading:
+                app.load_side(side, app.config.models[pair[side]])
+        self.query_one(Label).update(f"models.toml: {app.config.source}")
+        self.notify(f"Read {app.config.source}: {len(choices)} models.")
         self._refresh_status()

@@ -19,11 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Select, Switch, TabbedContent, TabPane
+from textual.widgets import Input, Label, Select, Static, Switch, TabbedContent, TabPane
 
 from playground.engine.backend import Capabilities
-from playground.engine.settings import SamplerSettings
-from playground.sampling.presets import BUILTIN_PRESETS
+from playground.engine.settings import InvalidSetting, SamplerSettings, check_value
+from playground.sampling.presets import BUILTIN_PRESETS, PresetError, load_user_presets
 from playground.session.turns import SIDES
 
 if TYPE_CHECKING:
@@ -53,6 +53,34 @@ def parse_value(current: Any, raw: str) -> Any:
     return raw
 
 
+def check_entry(name: str, current: Any, raw: str) -> tuple[Any, str | None]:
+    """The typed value of a form entry and, when it is not valid, what would be."""
+    try:
+        value = parse_value(current, raw)
+    except ValueError:
+        kind = "a whole number" if isinstance(current, int) else "a number"
+        return None, f"{raw!r} is not {kind}"
+    try:
+        check_value(name, value)
+    except InvalidSetting as exc:
+        return None, f"out of range; valid: {exc.valid}"
+    return value, None
+
+
+def preset_choices(app: PlaygroundApp) -> tuple[dict[str, SamplerSettings], str | None]:
+    """The built-in presets and the user's own from models.toml, and any error in them."""
+    presets = dict(BUILTIN_PRESETS)
+    config = app.config
+    if config is None:
+        return presets, None
+    try:
+        user = load_user_presets(config.source)
+    except (PresetError, OSError, UnicodeDecodeError) as exc:
+        return presets, f"your presets in {config.source} are not offered: {exc}"
+    presets.update({f"{name} (yours)": settings for name, settings in user.items()})
+    return presets, None
+
+
 def when_changes_apply(side: str, caps: Capabilities | None) -> str:
     """The panel's first line: live, or from the next reply and why."""
     why_not = caps.why_not("live_sampler_changes") if caps is not None else None
@@ -69,6 +97,9 @@ class SamplingScreen(ModalScreen[None]):
     SamplingScreen .row { height: 3; }
     SamplingScreen .row Label { width: 24; padding: 1 1 0 0; }
     SamplingScreen .row Input { width: 1fr; }
+    SamplingScreen .row Input.-invalid { border: tall $error; }
+    SamplingScreen .row .field-error { width: 1fr; color: $error; padding: 1 0 0 1; }
+    SamplingScreen .preset-error { color: $error; height: auto; }
     SamplingScreen .why-not { color: $text-muted; padding: 0 0 0 24; }
     """
     BINDINGS = [Binding("escape,f4", "dismiss", "Close")]
@@ -83,7 +114,8 @@ class SamplingScreen(ModalScreen[None]):
         return model.capabilities if model is not None else None
 
     def compose(self) -> ComposeResult:
-        presets = [(name, name) for name in BUILTIN_PRESETS]
+        self.presets, preset_error = preset_choices(self.playground)
+        presets = [(name, name) for name in self.presets]
         with TabbedContent():
             for side in SIDES:
                 current = self.playground.settings[side]
@@ -91,6 +123,8 @@ class SamplingScreen(ModalScreen[None]):
                 with TabPane(side, id=f"tab-{side}"), VerticalScroll():
                     yield Label(when_changes_apply(side, caps), id=f"applies-{side}")
                     yield Select(presets, prompt="preset...", id=f"preset-{side}")
+                    if preset_error:
+                        yield Static(preset_error, classes="preset-error")
                     for f in editable_fields():
                         value = getattr(current, f.name)
                         why_not = caps.why_not(f.name) if caps is not None else None
@@ -101,6 +135,9 @@ class SamplingScreen(ModalScreen[None]):
                                 yield Switch(value, id=f"{side}--{f.name}", disabled=off)
                             else:
                                 yield Input(str(value), id=f"{side}--{f.name}", disabled=off)
+                                yield Static(
+                                    "", classes="field-error", id=f"{side}--{f.name}--error"
+                                )
                         if why_not is not None:
                             yield Label(
                                 f"not on this backend: {why_not}",
@@ -114,19 +151,30 @@ class SamplingScreen(ModalScreen[None]):
         side, name = widget_id.split("--", 1)
         return side, name
 
+    def _check(self, entry: Input) -> tuple[str, str, Any] | None:
+        """Show the entry's error next to it (or clear it); the valid value, if it is."""
+        where = self._split(entry.id)
+        if where is None:
+            return None
+        side, name = where
+        current = getattr(self.playground.settings[side], name)
+        value, error = check_entry(name, current, entry.value)
+        entry.set_class(error is not None, "-invalid")
+        self.query_one(f"#{side}--{name}--error", Static).update(error or "")
+        return None if error is not None else (side, name, value)
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        self._check(event.input)
+
     @on(Input.Submitted)
     @on(Input.Blurred)
     def _input_done(self, event: Input.Submitted | Input.Blurred) -> None:
-        where = self._split(event.input.id)
-        if where is None:
-            return
-        side, name = where
-        current = getattr(self.playground.settings[side], name)
-        try:
-            value = parse_value(current, event.input.value)
-            self.playground.update_setting(side, **{name: value})
-        except (ValueError, TypeError) as exc:
-            self.notify(f"{name}: {exc}", severity="error")
+        checked = self._check(event.input)
+        if checked is not None:
+            side, name, value = checked
+            if value != getattr(self.playground.settings[side], name):
+                self.playground.update_setting(side, **{name: value})
 
     @on(Switch.Changed)
     def _switch(self, event: Switch.Changed) -> None:
@@ -141,7 +189,7 @@ class SamplingScreen(ModalScreen[None]):
         if not isinstance(event.value, str):
             return
         side = event.select.id.removeprefix("preset-")
-        preset = BUILTIN_PRESETS[event.value]
+        preset = self.presets[event.value]
         caps = self.capabilities(side)
         dropped = caps.unsupported_settings(preset) if caps is not None else ()
         if dropped:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Label
+from textual.widgets import Label, Static
 
 from playground.session.turns import SideTranscript
 from playground.ui.frames import FrameClock
+from playground.ui.keys import PANE_KEYS, bindings
+from playground.ui.widgets.prompt_input import typed_text
 from playground.ui.widgets.token_render import View
 from playground.ui.widgets.token_view import TokenView
+
+_OWN_KEYS = frozenset(k for key in PANE_KEYS for k in key.keys.split(","))
 
 MAX_FPS = 8
 """Streaming frames per second (both panes paint in the same one): on a small machine each
@@ -29,22 +36,24 @@ class ModelPane(Widget, can_focus=True):
     ModelPane > .pane-title { height: 1; width: 1fr; background: $boost; text-style: bold; }
     ModelPane > TokenView { height: 1fr; }
     ModelPane > .pane-status { height: 1; width: 1fr; color: $text-muted; }
+    ModelPane > .pane-notice { height: auto; max-height: 50%; width: 1fr; color: $error;
+                               padding: 0 1; display: none; }
+    ModelPane > .pane-notice.-shown { display: block; }
     """
 
-    BINDINGS = [
-        Binding("v", "cycle_view", "View"),
-        Binding("left", "move(-1)", "Prev token", show=False),
-        Binding("right", "move(1)", "Next token", show=False),
-        Binding("home", "jump(0)", "First", show=False),
-        Binding("end", "jump(-1)", "Last", show=False),
-        Binding("f", "app.fork_here", "Fork here"),
-        Binding("s", "app.swap", "Swap token"),
-        Binding("left_square_bracket", "branch(-1)", "Prev branch"),
-        Binding("right_square_bracket", "branch(1)", "Next branch"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PANE_KEYS)
 
     view: reactive[View] = reactive(View.TEXT)
     cursor: reactive[int] = reactive(-1)
+
+    class Typed(Message):
+        """Text typed, or Enter pressed, while the pane had focus: it belongs to the input
+        (character None is Enter)."""
+
+        def __init__(self, pane: ModelPane, character: str | None) -> None:
+            super().__init__()
+            self.pane = pane
+            self.character = character
 
     class TokenSelected(Message):
         def __init__(self, pane: ModelPane, turn: int, index: int) -> None:
@@ -77,11 +86,13 @@ class ModelPane(Widget, can_focus=True):
         """Streaming paints go through it; without one the pane paints at once."""
         self.model_name = "(no model)"
         self.status_text = ""
+        self.notice_text = ""
         self.show_prompt = True
         self._pending_status: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="pane-title")
+        yield Static("", classes="pane-notice")
         yield TokenView(self.transcript, classes="pane-body")
         yield Label("", classes="pane-status")
 
@@ -92,9 +103,18 @@ class ModelPane(Widget, can_focus=True):
     # ------------------------------------------------------------------ painting
 
     def refresh_title(self) -> None:
-        title = f"{self.side}: {self.model_name}  [{self.view.value}]"
+        # a Text, not markup: "[text]" as markup is a style tag and vanished
+        title = Text(f"{self.side}: {self.model_name}  [{self.view.value} view]")
         # fixed-size labels (height 1, width 1fr): new text never needs a layout pass
         self.query_one(".pane-title", Label).update(title, layout=False)
+
+    def set_notice(self, text: str | None) -> None:
+        """A problem that stays in the pane until it is fixed (a config error, a failed
+        load, a missed message), in full; None hides it."""
+        self.notice_text = text or ""
+        notice = self.query_one(".pane-notice", Static)
+        notice.update(self.notice_text)
+        notice.set_class(bool(text), "-shown")
 
     def set_status(self, text: str) -> None:
         self.status_text = text
@@ -173,6 +193,17 @@ class ModelPane(Widget, can_focus=True):
         n = len(self.transcript.token_positions())
         if 0 <= flat < n:
             self.cursor = flat
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing in a pane goes to the input, so no keystroke is lost after Tab or a panel
+        (only the pane's own keys, such as `v`, stay here)."""
+        if event.key in _OWN_KEYS:
+            return
+        text = typed_text(event)
+        if event.key == "enter" or text is not None:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Typed(self, None if event.key == "enter" else text))
 
     def on_click(self, event: events.Click) -> None:
         tok = event.style.meta.get("tok")

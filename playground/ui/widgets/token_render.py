@@ -14,7 +14,7 @@ from enum import StrEnum
 from rich.style import Style
 from rich.text import Text
 
-from playground.engine.types import TokenKind
+from playground.engine.types import TokenEvent, TokenKind
 from playground.engine.utf8 import hex_escape
 from playground.session.turns import BranchPlace, Turn
 
@@ -41,6 +41,8 @@ FORCED = Style(color="black", bgcolor="bright_cyan", underline=True)
 FORCED_MARK = Style(underline=True, bold=True)
 """On top of the probability view's colour, which stays the token's own probability."""
 BRANCH = Style(color="bright_cyan", bold=True)
+
+INJECTION_NOTE = "[injection on: special-token text in the message became special tokens]"
 
 CLASS_STYLE = {
     "unshifted": Style(color="green"),
@@ -115,6 +117,11 @@ def _turn_header(text: Text, turn: Turn, place: BranchPlace | None) -> None:
     text.append("\n")
 
 
+def is_special(turn: Turn, ev: TokenEvent) -> bool:
+    """A control token, an end of generation, or one of the turn's template markers."""
+    return ev.special or ev.id in turn.markers
+
+
 def render_head(
     turn: Turn, view: View, show_prompt: bool, place: BranchPlace | None = None
 ) -> Text:
@@ -122,6 +129,8 @@ def render_head(
     then which branch this is, when the turn has siblings."""
     out = Text()
     if view == View.RAW and show_prompt and turn.prompt:
+        if turn.user_specials:
+            out.append(INJECTION_NOTE + "\n", NOTE)
         for n, pt in enumerate(turn.prompt):
             style = SPECIAL_PROMPT if pt.special else PROMPT + ALT_BG[n % 2]
             out.append(visible_piece(pt.piece, pt.kind), style)
@@ -150,15 +159,22 @@ def append_tokens(
         flat: flat index of this turn's first token (what a click reports).
         starts: if given, gets the offset in `out` where each token begins.
     """
+    # A reply ended by a stop string: the text view ends before it, as the reply does.
+    keep = len(turn.finished.text) if turn.finished and turn.reason == "stop" else None
+    pos = sum(len(e.text) for e in turn.events[:start]) if keep is not None else 0
     for i in range(start, len(turn.events)):
         ev = turn.events[i]
+        special = is_special(turn, ev)
         meta = Style(meta={"tok": flat + i})
         if view == View.TEXT:
-            piece = ev.text.translate(_TEXT_SAFE) if not ev.special else ""
+            text = ev.text
+            if keep is not None:
+                text, pos = text[: max(0, keep - pos)], pos + len(ev.text)
+            piece = text.translate(_TEXT_SAFE) if not special else ""
             style = meta if i not in turn.forced else FORCED + meta
         elif view == View.RAW:
             piece = visible_piece(ev.piece, ev.kind)
-            style = (SPECIAL if ev.special else ALT_BG[i % 2]) + meta
+            style = (SPECIAL if special else ALT_BG[i % 2]) + meta
             if i in turn.forced:
                 piece += f"⟨forced p={ev.prob:.3f}⟩"
                 style = FORCED + meta
@@ -168,7 +184,7 @@ def append_tokens(
                 base = CLASS_STYLE[other.shift_class]
             else:
                 base = prob_style(ev.prob)
-            if ev.special:
+            if special:
                 piece = visible_piece(ev.piece, ev.kind)
             else:
                 piece = ev.text.translate(_TEXT_SAFE) or "▯"

@@ -26,6 +26,7 @@ from playground.ui.widgets.token_render import (
     CURSOR,
     View,
     append_tokens,
+    is_special,
     render_footer,
     render_head,
     render_turn,
@@ -38,7 +39,7 @@ def visible_in(turn: Turn, index: int, view: View) -> bool:
     if view != View.TEXT:
         return True
     event = turn.events[index]
-    return not event.special and bool(event.text)
+    return not is_special(turn, event) and bool(event.text)
 
 
 def _mark(line: Strip, start: int, end: int) -> Strip:
@@ -248,7 +249,9 @@ class TokenView(ScrollView, can_focus=False):
             # view, a byte of an unfinished character) is drawn into them, as a ▯.
             baked = local if local >= 0 and not visible_in(turn, local, self.view) else -1
             place = self.transcript.places.get(turn.id)
-            key = (self.view, self.show_prompt, baked, flat, width, len(turn.other), place)
+            # a reply cut by a stop string is drawn again once it ends (the cut shows)
+            cut = turn.reason == "stop"
+            key = (self.view, self.show_prompt, baked, flat, width, len(turn.other), place, cut)
             state = self._turns.get(id(turn))
             if state is None or state.turn is not turn or state.key != key or state.n > n:
                 state = TurnLines.build(
