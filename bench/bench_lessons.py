@@ -11,6 +11,7 @@ model. The lesson's own figure (its finding) is printed beside its time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -33,18 +34,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lessons", nargs="*", default=[ls.name for ls in LESSONS])
     parser.add_argument("--config", default=None, help="models.toml (default: the usual lookup)")
     parser.add_argument("--out", default=None, help="also write the table to this file")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads per model (default: the models.toml setting, else half the cores, as "
+        "`playground lesson` does); on a loaded machine 1 avoids llama.cpp's spin-waits",
+    )
     args = parser.parse_args(argv)
     config = load_config(args.config)
-    base = open_model(config.model(config.pair.base), models_sharing=1)
-    aligned = open_model(config.model(config.pair.aligned), models_sharing=1)
     spec_b, spec_a = config.model(config.pair.base), config.model(config.pair.aligned)
+    if args.threads:
+        spec_b = dataclasses.replace(spec_b, threads=args.threads)
+        spec_a = dataclasses.replace(spec_a, threads=args.threads)
+    base = open_model(spec_b, models_sharing=2)
+    aligned = open_model(spec_a, models_sharing=2)
     pair = LessonPair(
         base,
         aligned,
         base_template=spec_b.template or "default",
         aligned_template=spec_a.template or "default",
-        base_system=str(getattr(spec_b, "system", "") or ""),
-        aligned_system=str(getattr(spec_a, "system", "") or ""),
+        base_system=spec_b.system,
+        aligned_system=spec_a.system,
     )
     prompt = question_prompt(pair, "base", QUESTIONS[0].text)
     generate(pair, "base", prompt.ids, GREEDY, 4)  # warm up

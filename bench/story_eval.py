@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[Reply]] = {}
     t0 = time.perf_counter()
     for side, spec in sides.items():
-        model = open_model(spec, models_sharing=1)
+        # half the cores, as the app (spin-waiting threads crawl on a busy machine)
+        model = open_model(spec)
         try:
             ps = default_settings(model, spec.template, spec.system, spec.role)
             print(

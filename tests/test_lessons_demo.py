@@ -19,6 +19,10 @@ SHIPPED = Path(__file__).resolve().parents[1] / "models.toml"
 
 pytestmark = pytest.mark.demo
 
+QUESTIONS = 2
+"""Two of the lessons' questions: each lesson runs in full, at half its default size, so the
+suite stays affordable on two shared cores."""
+
 
 @pytest.fixture(scope="module")
 def demo_pair(gemma: Backend, smollm2: Backend) -> LessonPair:
@@ -29,19 +33,19 @@ def demo_pair(gemma: Backend, smollm2: Backend) -> LessonPair:
         smollm2,
         base_template=base.template or "default",
         aligned_template=aligned.template or "default",
-        base_system=str(getattr(base, "system", "") or ""),
-        aligned_system=str(getattr(aligned, "system", "") or ""),
+        base_system=base.system,
+        aligned_system=aligned.system,
     )
 
 
 def test_document_base_stops_less_often_than_aligned(demo_pair: LessonPair) -> None:
-    r = run_lesson(get_lesson("document"), demo_pair)
+    r = run_lesson(get_lesson("document"), demo_pair, questions=QUESTIONS)
     rate = r.data["stop_rate"]
     assert rate["base"] < rate["aligned"], r.data["replies"]
 
 
 def test_tricks_raise_the_base_stop_rate(demo_pair: LessonPair) -> None:
-    r = run_lesson(get_lesson("tricks"), demo_pair)
+    r = run_lesson(get_lesson("tricks"), demo_pair, questions=QUESTIONS)
     t = r.data["tricks"]
     greedy = t["greedy"]["stop_rate"]
     best = max(t[k]["stop_rate"] for k in ("eos_ramp", "adapter", "urial"))

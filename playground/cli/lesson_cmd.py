@@ -22,6 +22,7 @@ from playground.lessons.lang import UnknownLanguage, choose_lang
 from playground.lessons.pair import LessonCancelled
 from playground.lessons.text import render, wrap
 from playground.templates.errors import TemplateError
+from playground.templates.prompt import TemplateProblem
 
 
 def add_parser(subparsers: Any) -> None:
@@ -79,7 +80,7 @@ def _spec_fields(args: argparse.Namespace, model_id: str) -> tuple[str, str]:
     if is_model_path(model_id):
         return "default", ""
     spec = config_from(args).model(model_id)
-    return spec.template or "default", str(getattr(spec, "system", "") or "")
+    return spec.template or "default", spec.system
 
 
 def _progress(done: int, total: int, what: str) -> None:
@@ -112,14 +113,16 @@ def run(args: argparse.Namespace) -> int:
             aligned_id = aligned_id or pair_ids.aligned
         base_template, base_system = _spec_fields(args, base_id)
         aligned_template, aligned_system = _spec_fields(args, aligned_id)
-        # A lesson runs one model at a time: each may use every core.
-        base = open_by_id(args, base_id, models_sharing=1)
+        # Half the cores per model, as the app does: a lesson runs one model at a time, but
+        # on a busy machine llama.cpp's threads spin-wait, and two threads on two loaded
+        # cores ran 64 tokens 20x slower than one (bench/bench_lessons.py, load 14).
+        base = open_by_id(args, base_id, models_sharing=2)
     except (UnknownLesson, CliError) as exc:
         return fail(str(exc))
     except ValueError as exc:
         return fail(str(exc))
     try:
-        aligned = open_by_id(args, aligned_id, models_sharing=1)
+        aligned = open_by_id(args, aligned_id, models_sharing=2)
     except CliError as exc:
         base.close()
         return fail(str(exc))
@@ -151,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(render(result, lang, width=max(40, width)))
             if args.html:
                 print(f"figure written to {args.html}", file=sys.stderr)
-    except (EngineError, TemplateError, OSError, ValueError) as exc:
+    except (EngineError, TemplateError, TemplateProblem, OSError, ValueError) as exc:
         return fail(str(exc))
     except (KeyboardInterrupt, LessonCancelled):
         print("\n[cancelled]", file=sys.stderr)

@@ -59,7 +59,7 @@ def run_lesson(
 
     Raises:
         LessonCancelled: `cancel()` turned true.
-        EngineError, TemplateError: the models or templates failed.
+        EngineError, TemplateError, TemplateProblem: the models or templates failed.
     """
     defaults = RunOptions()
     options = RunOptions(

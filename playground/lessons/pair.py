@@ -16,6 +16,7 @@ from playground.engine.backend import Backend
 from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, StopReason, TokenEvent
 from playground.templates.base import Message, Template
+from playground.templates.prompt import PromptSettings, build_prompt
 from playground.templates.registry import default_template, resolve_template
 from playground.templates.tokenview import LlamaTokenizer, encode_prompt
 
@@ -109,7 +110,20 @@ def render_prompt(
 def question_prompt(
     pair: LessonPair, side: Side, question: str, template: str | None = None
 ) -> Prompt:
-    return render_prompt(pair, side, [{"role": "user", "content": question}], template=template)
+    """One question as a chat turn: exactly the tokens the app gives this side.
+
+    Built by the templates module's `build_prompt` (the app's and the CLI's prompt path), so
+    the question is text and only the template's markers are special tokens.
+
+    Raises:
+        TemplateProblem: the template refused the conversation.
+    """
+    settings = PromptSettings(
+        template=template or (pair.base_template if side == "base" else pair.aligned_template),
+        system=pair.system(side),
+    )
+    p = build_prompt(pair.model(side), settings, "chat", [], question)
+    return Prompt(p.text, tuple(p.ids), p.template, tuple(p.template_stop))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from playground.engine.backend import Backend
+from playground.engine.errors import PromptTooLong
 from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, TokenEvent
 from playground.session.forking import fork_stream, handover, handover_piece
@@ -46,7 +47,12 @@ from playground.session.turns import (
     SideTranscript,
     Turn,
 )
-from playground.templates.prompt import PromptSettings
+from playground.templates.prompt import (
+    PromptSettings,
+    TemplateProblem,
+    build_prompt,
+    reply_stops,
+)
 
 
 class Session:
@@ -228,6 +234,7 @@ class Session:
         turn.prompt_settings = prompt_settings
         turn.markers = markers
         turn.user_specials = user_specials
+        turn.stop = tuple(stop)
         self.record(
             "prompt",
             node=turn.id,
@@ -391,6 +398,54 @@ class Session:
                 job.stop()
                 del self._streams[s]
 
+    def start_job(self, turn: Turn) -> StreamJob | None:
+        """Build `turn`'s prompt from the turns before it on its branch, record it, and
+        hand out the stream of its reply. None when it cannot start: the turn then says
+        why (no model, a template that fails, a prompt longer than the context)."""
+        side = turn.side
+        model = self.models[side]
+        before = self.tree.before(turn)
+        ps = self.prompts[side]
+        settings = self.settings[side]
+        urial = turn.mode == "chat" and side == "base" and settings.urial_prompt
+        template = "urial" if urial else ps.template
+        turn.template, turn.settings = template, settings
+        if model is None:
+            self.fail(turn, self.load_errors.get(side, "no model loaded for this side"))
+            return None
+        # document mode: a message extends this side's document (its text and its own
+        # continuation so far); an empty one just continues it
+        document = before.document() if turn.mode == "document" else ""
+        history = before.history() if turn.mode == "chat" else []
+        try:
+            prompt = build_prompt(model, ps, turn.mode, history, document + turn.user, urial=urial)
+        except TemplateProblem as exc:
+            self._refuse(turn, f"template {template!r} failed: {exc}")
+            return None
+        stop = reply_stops(settings.stop, prompt, ps)
+        self.set_prompt(
+            turn,
+            prompt.template,
+            prompt.text,
+            prompt.tokens,
+            settings,
+            prompt.warnings,
+            prompt_settings=ps,
+            markers=prompt.markers,
+            user_specials=prompt.user_specials,
+            stop=stop,
+        )
+        for warning in prompt.warnings:
+            self.notify(Notice(side, warning, "warning"))
+        if len(prompt.ids) >= model.info.n_ctx:
+            self._refuse(turn, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
+            return None
+        return self.stream_job(turn, prompt.ids, stop)
+
+    def _refuse(self, turn: Turn, message: str) -> None:
+        self.fail(turn, message)
+        self.notify(Notice(turn.side, message, "error"))
+
     def stream_job(
         self, turn: Turn, prompt: Sequence[int], stop: Sequence[str] = ()
     ) -> StreamJob | None:
@@ -436,7 +491,18 @@ class Session:
             return None
         new = self.fork(turn, at, ids, source, from_side=from_side, note=note)
         settings = self.settings[side]
-        self.set_prompt(new, turn.template, turn.prompt_text, turn.prompt, settings)
+        self.set_prompt(
+            new,
+            turn.template,
+            turn.prompt_text,
+            turn.prompt,
+            settings,
+            prompt_settings=turn.prompt_settings,
+            markers=turn.markers,
+            user_specials=turn.user_specials,
+            stop=turn.stop,
+        )
+        stop = turn.stop
         prompt_ids = [p.id for p in turn.prompt]
         prefix = list(new.events)
         forced = list(ids)
@@ -451,6 +517,7 @@ class Session:
                 max_tokens=max_tokens,
                 cancel=cancel,
                 settings=live_settings(model, lambda: self.settings[side]),
+                stop=stop,
                 top_k=5,
             )
 

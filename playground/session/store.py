@@ -223,13 +223,14 @@ def apply_turn_record(turn: Turn, kind: str, ev: Mapping[str, Any]) -> None:
         settings = read_sampler_settings(ev.get("settings"))
         markers = frozenset(_int(i) for i in ev.get("markers") or ())
         user_specials = bool(ev.get("user_specials", False))
+        stop = tuple(_str(x) for x in ev.get("stop") or ())
         prompt = [
             PromptToken(_int(i), bytes.fromhex(p), TokenKind(k), bool(sp))
             for i, p, k, sp in ev.get("tokens", [])
         ]
         turn.template, turn.prompt_text, turn.prompt = template, text, prompt
         turn.prompt_settings, turn.settings = prompt_settings, settings
-        turn.markers, turn.user_specials = markers, user_specials
+        turn.markers, turn.user_specials, turn.stop = markers, user_specials, stop
     elif kind == "tokens":
         records = ev["tokens"]
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

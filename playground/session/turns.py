@@ -89,6 +89,9 @@ class Turn:
     markers: frozenset[int] = frozenset()
     """Ids of the template's marker tokens: drawn as special even when user-defined."""
     user_specials: bool = False
+    stop: tuple[str, ...] = ()
+    """The strings that end this reply (the user's and, where chosen, the template's): a
+    fork of it ends at the same ones."""
     """Whether special-token text in the message was parsed as special tokens."""
     analysis: Any = None
     """The full ShiftAnalysis of this reply under the other model, kept for the HTML report."""

@@ -35,10 +35,7 @@ from playground.session.turns import OTHER, SIDES, SideTranscript, Turn
 from playground.templates.gguf_check import gguf_template_problem
 from playground.templates.prompt import (
     PromptSettings,
-    TemplateProblem,
-    build_prompt,
     default_settings,
-    reply_stops,
 )
 from playground.ui import exports, gc_policy, themes
 from playground.ui.conversation_store import (
@@ -165,6 +162,9 @@ class PlaygroundApp(App[int]):
         return self.session.load_errors
 
     def _notice(self, notice: Notice) -> None:
+        if notice.severity == "error":
+            self._show_error(notice.side, notice.message)
+            return
         where = f"{notice.side}: " if notice.side else ""
         self.notify(f"{where}{notice.message}", severity=notice.severity)  # type: ignore[arg-type]
 
@@ -353,60 +353,26 @@ class PlaygroundApp(App[int]):
     def _miss_turn(self, turn: Turn, why: str) -> None:
         """A waiting turn that will not run: its pane says so, in place of a reply."""
         if turn.reason is None:
-            self._fail_turn(turn, f"{turn.side} missed this message: {why}")
+            message = f"{turn.side} missed this message: {why}"
+            self.session.fail(turn, message)
+            self._show_error(turn.side, message)
 
     def _start_turn(self, turn: Turn) -> None:
-        """Build this turn's prompt from the turns before it and stream the reply."""
-        side, text = turn.side, turn.user
-        model = self.models[side]
-        before = self.session.tree.before(turn)
-        ps = self.prompts[side]
-        settings = self.settings[side]
-        urial = turn.mode == "chat" and side == "base" and settings.urial_prompt
-        template = "urial" if urial else ps.template
-        # document mode: a message extends this side's document (its text and its own
-        # continuation so far); an empty one just continues it
-        document = before.document() if turn.mode == "document" else ""
-        turn.template, turn.settings = template, settings
-        pane = self.pane(side)
+        """Stream this turn's reply (the session builds its prompt); a turn that cannot
+        start shows why in its pane."""
+        pane = self.pane(turn.side)
         pane.cursor = -1
-        if model is None and pane.loading:
-            self.waiting.setdefault(side, []).append(turn)
+        if self.models[turn.side] is None and pane.loading:
+            self.waiting.setdefault(turn.side, []).append(turn)
             pane.set_status("loading... your message waits for this model")
             pane.mark_dirty()
             return
-        if model is None:
-            self.session.fail(turn, self.load_errors.get(side, "no model loaded for this side"))
+        job = self.session.start_job(turn)
+        if job is None:
             pane.mark_dirty()
             return
-        try:
-            history = before.history() if turn.mode == "chat" else []
-            prompt = build_prompt(model, ps, turn.mode, history, document + text, urial=urial)
-        except TemplateProblem as exc:
-            self._fail_turn(turn, f"template {template!r} failed: {exc}")
-            return
-        stop = reply_stops(settings.stop, prompt, ps)
-        self.session.set_prompt(
-            turn,
-            prompt.template,
-            prompt.text,
-            prompt.tokens,
-            settings,
-            prompt.warnings,
-            prompt_settings=ps,
-            markers=prompt.markers,
-            user_specials=prompt.user_specials,
-            stop=stop,
-        )
-        for warning in prompt.warnings:
-            self.notify(f"{side}: {warning}", severity="warning")
-        if len(prompt.ids) >= model.info.n_ctx:
-            from playground.engine.errors import PromptTooLong
-
-            self._fail_turn(turn, str(PromptTooLong(len(prompt.ids), model.info.n_ctx)))
-            return
         pane.set_status("prompt...")
-        self._launch(self.session.stream_job(turn, prompt.ids, stop))
+        self._launch(job)
 
     def _turn(self, node: int | None) -> Turn | None:
         return self.session.turn(node) if node is not None else None
@@ -449,10 +415,6 @@ class PlaygroundApp(App[int]):
         self.pane(work.side).mark_dirty()
         if work.side == "aligned" and self.session.tree.on_screen(turn):
             self._show_shift(turn)
-
-    def _fail_turn(self, turn: Turn, message: str) -> None:
-        self.session.fail(turn, message)
-        self._show_error(turn.side, message)
 
     def _show_error(self, side: str | None, message: str) -> None:
         self.notify(message, title=f"{side or 'playground'}: error", severity="error", timeout=8)

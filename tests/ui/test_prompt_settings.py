@@ -117,3 +117,28 @@ async def test_resume_restores_each_sides_settings_and_the_stats(
 
 def _chart(app: PlaygroundApp) -> str:
     return str(app.query_one(ShiftChart).render())
+
+
+async def test_templates_panel_sets_system_prompt_stops_and_injection(
+    tiny_config: Config, data_dir: Path
+) -> None:
+    from textual.widgets import Checkbox, Input
+
+    app = PlaygroundApp(tiny_config, max_tokens=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await pilot.press("f3")
+        await pilot.pause()
+        app.screen.query_one("#system-aligned", Input).value = "Be brief."
+        app.screen.query_one("#stops-base", Checkbox).value = True
+        app.screen.query_one("#inject-aligned", Checkbox).value = True
+        await pilot.pause()
+        await pilot.press("escape")
+        assert app.prompts["aligned"].system == "Be brief."
+        assert app.prompts["aligned"].user_specials
+        assert app.prompts["base"].template_stops
+        await send(pilot, "Hello")
+        await turn_done(pilot)
+        aligned = app.transcripts["aligned"].last
+        assert aligned is not None
+        assert aligned.prompt_text.startswith("<|im_start|>system\nBe brief.<|im_end|>")

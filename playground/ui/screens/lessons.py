@@ -27,9 +27,9 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from playground.lessons import LESSONS, LessonCancelled, LessonPair, get_lesson, run_lesson
-from playground.lessons.figures import Figure, Lang, LessonResult, TokenStrip
+from playground.lessons.figures import Bars, Figure, Lang, LessonResult, StackedBars, TokenStrip
 from playground.lessons.lang import choose_lang
-from playground.lessons.text import cell_width, figure_lines, wrap
+from playground.lessons.text import PART_MARKS, cell_width, figure_lines, wrap
 
 if TYPE_CHECKING:
     from playground.ui.app import PlaygroundApp
@@ -134,6 +134,11 @@ def figure_text(fig: Figure, lang: Lang, width: int) -> Text:
     out = Text()
     out.append(lines[0] + "\n", style="bold")
     out.append("\n".join(lines[1:]))
+    if isinstance(fig, StackedBars):  # the shift classes' colours, as in the panes
+        for mark, style in zip(PART_MARKS, ("green", "yellow", "red", "grey50"), strict=True):
+            out.highlight_regex(f"{mark}+", style)
+    elif isinstance(fig, Bars):
+        out.highlight_regex("[█▏▎▍▌▋▊▉]+", "cyan")
     return out
 
 
@@ -285,14 +290,15 @@ class LessonsScreen(Screen[None]):
             self.notify(self._say("no_models"), severity="warning")
             return
         app.action_stop()  # the lesson needs the models to itself
-        systems = getattr(app, "systems", {}) or {}
+        # Each side as the user has it now: its template and system prompt (F3).
+        prompts = app.prompts
         pair = LessonPair(
             base,
             aligned,
-            base_template=app.templates.get("base", "default"),
-            aligned_template=app.templates.get("aligned", "default"),
-            base_system=str(systems.get("base", "") or ""),
-            aligned_system=str(systems.get("aligned", "") or ""),
+            base_template=prompts["base"].template,
+            aligned_template=prompts["aligned"].template,
+            base_system=prompts["base"].system,
+            aligned_system=prompts["aligned"].system,
         )
         name = self.selected
         self._lesson_running = name
