@@ -37,6 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import pyte  # noqa: E402
+
 from tests.serve.serving import TabScreen, launch_chromium  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper and the sea."
@@ -311,6 +313,11 @@ class PtyApp:
 
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
         self.seen = b""
+        self.screen = pyte.Screen(*size)
+        self.stream = pyte.ByteStream(self.screen)
+
+    def text(self) -> str:
+        return "\n".join(self.screen.display)
 
     def read(self, timeout: float = 0.02) -> bytes:
         ready, _, _ = select.select([self.fd], [], [], timeout)
@@ -321,6 +328,7 @@ class PtyApp:
         except OSError:
             return b""
         self.seen = (self.seen + data)[-200_000:]
+        self.stream.feed(data)
         return data
 
     def write(self, text: str) -> None:
@@ -354,7 +362,7 @@ def terminal_keys(
 ) -> list[float]:
     app = PtyApp(config, data, size)
     streaming = Streaming(data)
-    wait(lambda: app.seen.count(b"ready \xc2\xb7") >= 2, 300, "both models", app.read)
+    wait(lambda: app.text().count("ready ·") >= 2, 300, "both models", app.read)
     found: list[float] = []
     mark = MARK.encode()
     while len(found) < samples:

@@ -204,10 +204,12 @@ def hf_folder(name: str) -> Path:
 
 
 def require_vllm() -> Path:
+    """The vLLM venv's python, or skip with how to set it up. `.ci/run` does not set vLLM up
+    (a 3.5 GB venv); set PLAYGROUND_REQUIRE_VLLM=1 to make a missing one fail instead."""
     py = vllm_python()
     if py is None:
         message = f"vLLM is not set up: {VLLM_HINT}"
-        if os.environ.get("CI"):
+        if os.environ.get("PLAYGROUND_REQUIRE_VLLM"):
             pytest.fail(message)
         pytest.skip(message)
     return py
@@ -221,7 +223,7 @@ def vllm_server(
     py = require_vllm()
     if not (model_dir / "config.json").is_file():
         message = f"{model_dir} is not converted: {VLLM_HINT}"
-        if os.environ.get("CI"):
+        if os.environ.get("PLAYGROUND_REQUIRE_VLLM"):
             pytest.fail(message)
         pytest.skip(message)
     port = free_port()
@@ -236,7 +238,6 @@ def vllm_server(
         "VLLM_CPU_KVCACHE_SPACE": "1",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
-        "VLLM_CPU_OMP_THREADS_BIND": "all",
     }
     log = workdir / f"vllm-{port}.log"
     with log.open("wb") as out:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from playground.lessons.figures import Bar, Bars, Bilingual, StackedBars, StackedRow
@@ -26,6 +26,7 @@ def test_cjk_characters_are_two_cells() -> None:
     ),
     st.integers(min_value=4, max_value=60),
 )
+@example(" 型。", 4)  # carrying 型 along with 。 would overflow a 4-cell line
 def test_wrap_never_overflows_and_loses_nothing(text: str, width: int) -> None:
     lines = wrap(text, width)
     assert all(cell_width(line) <= width for line in lines)

@@ -92,9 +92,16 @@ def wrap(text: str, width: int) -> list[str]:
                 continue
             if used + w > width and line.strip():
                 carry = ""
-                if tok in _CLOSING and _is_wide(line[-1:]) and line[-1] not in _CLOSING:
+                if (
+                    tok in _CLOSING
+                    and _is_wide(line[-1:])
+                    and line[-1] not in _CLOSING
+                    and line[:-1].strip()
+                    and len(indent) + cell_width(line[-1] + tok) <= width
+                ):
                     # No line starts with closing punctuation: take the character before it
-                    # along to the next line.
+                    # along to the next line, unless that leaves nothing behind or
+                    # would not fit either.
                     carry, line = line[-1], line[:-1]
                 if line.strip():
                     lines.append(line.rstrip())

@@ -19,13 +19,14 @@ from playground.engine.errors import EngineError
 
 MIB = 1024 * 1024
 
-SESSION_BASE_BYTES = 160 * MIB
-"""One app process with no model: Python, Textual, the playground modules (measured: about
-120 MiB private, rounded up)."""
+SESSION_BASE_BYTES = 64 * MIB
+"""One app process with no model: Python, Textual, the playground modules (measured: 38 MiB
+private, 56 MiB RSS; rounded up for a long conversation's transcript)."""
 
 KV_BYTES_PER_CTX_TOKEN = 32 * 1024
-"""A model's private memory per token of context (KV cache and compute buffers), a bound
-that holds for the small models a classroom runs on CPU (demo pair: about 20 KiB)."""
+"""A model's private memory per token of context: its KV cache and compute buffers. The
+demo pair, 4096 tokens each: 304 MiB private per tab with both loaded, 38 of them the app,
+so about 33 KiB per token of the two contexts (bench/bench_serve.py)."""
 
 MAX_DEFAULT_SESSIONS = 32
 """However much memory there is, more tabs than this make a few CPU cores too slow to
@@ -68,9 +69,12 @@ def available_memory() -> int | None:
 def model_cost(spec: ModelSpec) -> tuple[int, int]:
     """(private bytes per session, shared weight bytes) for one model entry.
 
-    A model whose file cannot be found costs only its context here; loading it will say
-    what is missing, in the browser as in the terminal.
+    A model on a server (kind "llama-server" or "vllm") costs a tab nothing here: the
+    server holds its weights and caches. A model whose file cannot be found costs only its
+    context; loading it will say what is missing, in the browser as in the terminal.
     """
+    if getattr(spec, "kind", "gguf") != "gguf":
+        return 0, 0
     private = spec.n_ctx * KV_BYTES_PER_CTX_TOKEN
     try:
         weights = resolve_model_path(spec).stat().st_size

@@ -182,6 +182,15 @@ class TabScreen:
     def text(self) -> str:
         return "\n".join(self.screen.display) if self.screen is not None else ""
 
+    def wait_ready(self, timeout: float = 60.0) -> str:
+        """Until both panes say their model is ready (each status starts "ready ·")."""
+        end = time.monotonic() + timeout
+        while self.text().count("ready ·") < 2:
+            if time.monotonic() > end:
+                raise AssertionError(f"both models never got ready; the tab shows:\n{self.text()}")
+            self.page.wait_for_timeout(100)
+        return self.text()
+
     def wait_text(self, *needles: str, timeout: float = 60.0) -> str:
         """Let the page run until the screen shows every needle; returns the screen."""
         end = time.monotonic() + timeout

@@ -103,7 +103,7 @@ async def test_session_limit_refuses_the_tab_over_it(serve_config: Path, serve_d
                 await first.receive(timeout=30)
                 status, body = await _status(http, server.url())
                 assert status == 503
-                assert "All 1 playground sessions are in use" in body
+                assert "The only playground session is in use" in body
                 assert "textual.js" not in body
                 assert await _ws_refused(http, server.url(WS_QUERY)) == 503
                 assert server.started_pids() == [pid]

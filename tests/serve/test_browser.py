@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from playground.lessons import LESSONS
 from tests.serve.serving import (
     ARTIFACTS,
     ROOT,
@@ -50,7 +51,8 @@ def test_question_in_the_browser_gets_both_replies_and_tab_close_ends_it(
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         tab = TabScreen(page)
         page.goto(server.url())
-        tab.wait_text("Tiny base", "Tiny aligned", "ready")
+        tab.wait_text("Tiny base", "Tiny aligned")
+        tab.wait_ready()
         (pid,) = server.wait_sessions(1)
         assert pid_alive(pid)
 
@@ -59,6 +61,14 @@ def test_question_in_the_browser_gets_both_replies_and_tab_close_ends_it(
         assert "Where is the cat?" in screen
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-reply.png"))
+
+        # the screens come with it: F9 opens the lessons, Escape goes back
+        page.keyboard.press("F9")
+        first = LESSONS[0]
+        tab.wait_text(f"{first.number}. {first.title.get('en')}")
+        page.screenshot(path=str(ARTIFACTS / "browser-lessons.png"))
+        page.keyboard.press("Escape")
+        tab.wait_text("Tiny base", HELLO)
 
         page.close()
         wait_for(lambda: not pid_alive(pid), 30, f"app pid {pid} to end after the tab closed")
@@ -120,7 +130,7 @@ def test_conversation_resumes_across_browser_and_terminal(
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         tab = TabScreen(page)
         page.goto(server.url())
-        tab.wait_text("Tiny aligned", "ready")
+        tab.wait_ready()
         ask(tab, "asked in the browser")
         tab.wait_text(HELLO, "eog")
         (pid,) = server.wait_sessions(1)
@@ -135,7 +145,10 @@ def test_conversation_resumes_across_browser_and_terminal(
     )
     _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
     try:
-        _tmux_wait(session, "Tiny aligned", "ready")
+        end = time.monotonic() + 60
+        while _tmux("capture-pane", "-p", "-t", session).count("ready ·") < 2:
+            assert time.monotonic() < end, "the terminal app never loaded both models"
+            time.sleep(0.2)
         _tmux("send-keys", "-t", session, "C-o")
         _tmux_wait(session, "asked in the browser", HELLO)
         _tmux("send-keys", "-t", session, "-l", "then in the terminal")
@@ -160,7 +173,75 @@ def test_conversation_resumes_across_browser_and_terminal(
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         tab = TabScreen(page)
         page.goto(server.url())
-        tab.wait_text("Tiny aligned", "ready")
+        tab.wait_ready()
         page.keyboard.press("Control+o")
         tab.wait_text("asked in the browser", "then in the terminal")
         page.close()
+
+
+def test_classroom_tab_with_the_token_in_the_projector_look(
+    browser: Any, serve_config: Path, serve_data: Path
+) -> None:
+    """Bound beyond loopback: the printed URL (token from the environment) opens the app in
+    a browser, whose WebSocket gets in by the cookie the page set; without the token the
+    browser gets the refusal and no app. --projector: a black screen and a 28 px page."""
+    token = "classroom-token-0123456789"
+    args = ["--config", str(serve_config), "--host", "0.0.0.0", "--allow-remote", "--projector"]
+    with serving(args, serve_env(serve_data, PLAYGROUND_SERVE_TOKEN=token)) as server:
+        assert server.token() == token
+        stranger = browser.new_page()
+        response = stranger.goto(server.url())
+        assert response is not None and response.status == 403
+        assert "access token" in stranger.inner_text("body")
+        assert stranger.query_selector(".textual-terminal") is None
+        stranger.close()
+        assert server.started_pids() == []
+
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        tab = TabScreen(page)
+        page.goto(server.url(f"/?token={token}"))
+        tab.wait_ready()
+        assert page.get_attribute("#terminal", "data-font-size") == "28"
+        assert tab.screen is not None
+        middle = tab.screen.buffer[tab.screen.lines // 2][tab.screen.columns // 4]
+        assert middle.bg == "000000"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-projector.png"))
+        page.close()
+
+
+def test_tabs_opened_at_once_past_the_limit_get_the_full_page(
+    browser: Any, serve_config: Path, serve_data: Path
+) -> None:
+    """A class opening the URL together: with --max-sessions 1, two tabs loading at the same
+    moment both may get the page while a place is free, but only one gets the session; the
+    other ends on the page saying all sessions are in use, not on an ended session."""
+    args = ["--config", str(serve_config), "--max-sessions", "1"]
+    with serving(args, serve_env(serve_data)) as server:
+        pages = [browser.new_page() for _ in range(2)]
+        tabs = [TabScreen(p) for p in pages]
+        for page in pages:
+            page.goto(server.url(), wait_until="commit")
+        full = "The only playground session is in use"
+
+        def settled() -> bool:
+            for page in pages:
+                page.wait_for_timeout(50)
+            running = [t.text().count("ready ·") >= 2 for t in tabs]
+            try:
+                refused = [full in p.inner_text("body") for p in pages]
+            except Exception:  # a page in the middle of reloading
+                return False
+            return (
+                running.count(True) == 1
+                and refused.count(True) == 1
+                and running.index(True) != refused.index(True)
+            )
+
+        wait_for(settled, 60, "one tab with the app and one with the full page")
+        assert len(server.started_pids()) == 1
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        loser = next(p for p in pages if full in p.inner_text("body"))
+        loser.screenshot(path=str(ARTIFACTS / "browser-full.png"))
+        for page in pages:
+            page.close()

@@ -38,3 +38,19 @@ def test_a_larger_context_costs_more_per_tab(tiny_config: Config) -> None:
         default_capacity(bigger, available=8 << 30).sessions
         < default_capacity(tiny_config, available=8 << 30).sessions
     )
+
+
+def test_a_pair_on_a_model_server_costs_a_tab_only_the_app(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from playground.config import load_config
+    from playground.serve.capacity import SESSION_BASE_BYTES
+
+    entries = "".join(
+        f'[models.{mid}]\nname = "{mid}"\nrole = "{role}"\nkind = "llama-server"\n'
+        f'url = "http://127.0.0.1:8080"\nserver_model = "{mid}"\n\n'
+        for mid, role in (("srv-base", "base"), ("srv-aligned", "aligned"))
+    )
+    path = tmp_path / "class.toml"
+    path.write_text(f'[pair]\nbase = "srv-base"\naligned = "srv-aligned"\n\n{entries}')
+    capacity = default_capacity(load_config(path), available=4 << 30)
+    assert capacity.per_session_bytes == SESSION_BASE_BYTES and capacity.shared_bytes == 0
+    assert capacity.sessions == MAX_DEFAULT_SESSIONS
