@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from playground.lessons.figures import Bilingual, LessonResult
 from playground.lessons.pair import LessonPair, ProgressFn
@@ -41,6 +42,19 @@ class Lesson:
     run: Callable[[LessonPair, RunOptions], LessonResult]
     max_tokens: int = 64
     """The default reply budget for this lesson (sized to run in under a minute)."""
+
+    def result(self, pair: LessonPair, **fields: Any) -> LessonResult:
+        """This lesson's result on `pair`: its name and texts, the pair's names, and the
+        run's own `fields` (finding, figures, setup, notes, elapsed_s, data)."""
+        return LessonResult(
+            name=self.name,
+            number=self.number,
+            title=self.title,
+            claim=self.claim,
+            explanation=self.explanation,
+            models=(pair.name("base"), pair.name("aligned")),
+            **fields,
+        )
 
 
 def pct(x: float) -> str:

@@ -163,15 +163,10 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         f"对齐模型自行停止 {sa}/{n} 次，基座模型 {sb}/{n} 次；"
         f"基座模型最常见的行为是“{BEHAVIOUR_ZH[Behaviour(top)]}”。",
     )
-    return LessonResult(
-        name=LESSON.name,
-        number=LESSON.number,
-        title=TITLE,
-        claim=CLAIM,
-        explanation=EXPLANATION,
+    return LESSON.result(
+        pair,
         finding=finding,
         figures=figures,
-        models=(pair.name("base"), pair.name("aligned")),
         setup=(
             ("questions", str(n)),
             ("settings", "greedy, no stop strings (the defaults)"),

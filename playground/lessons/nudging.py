@@ -242,15 +242,10 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
                 "就算作在前 3 名之内。",
             )
         )
-    return LessonResult(
-        name=LESSON.name,
-        number=LESSON.number,
-        title=TITLE,
-        claim=CLAIM,
-        explanation=EXPLANATION,
+    return LESSON.result(
+        pair,
         finding=finding,
         figures=figures,
-        models=(pair.name("base"), pair.name("aligned")),
         setup=(
             ("questions", str(n)),
             ("trigger", f"base token outside the aligned top {TOP}, or base top-1 p < {UNSURE}"),

@@ -150,15 +150,10 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         f"对齐模型 {aligned_hot} 种；平均熵为 {mean_h['base']:.2f} 比特（基座）"
         f"对 {mean_h['aligned']:.2f} 比特（对齐）。",
     )
-    return LessonResult(
-        name=LESSON.name,
-        number=LESSON.number,
-        title=TITLE,
-        claim=CLAIM,
-        explanation=EXPLANATION,
+    return LESSON.result(
+        pair,
         finding=finding,
         figures=figures,
-        models=(pair.name("base"), pair.name("aligned")),
         setup=(
             ("question", QUESTION.text),
             ("temperatures", ", ".join(f"{t:g}" for t in TEMPERATURES)),

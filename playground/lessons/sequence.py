@@ -222,15 +222,10 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         f"{PUBLISHED_TIKTOKENIZER_COUNT} 个）；{pair.name('base')} 是 {views[1][3].count} 个，"
         f"{pair.name('aligned')} 是 {views[2][3].count} 个。",
     )
-    return LessonResult(
-        name=LESSON.name,
-        number=LESSON.number,
-        title=TITLE,
-        claim=CLAIM,
-        explanation=EXPLANATION,
+    return LESSON.result(
+        pair,
         finding=finding,
         figures=figures,
-        models=(pair.name("base"), pair.name("aligned")),
         setup=(
             ("conversation", " / ".join(m["content"] for m in CONVERSATION)),
             ("base template", prompts["base"].template),

@@ -193,15 +193,10 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
                 "轮次结束映射为基座模型自己的轮次结束词元。",
             )
         )
-    return LessonResult(
-        name=LESSON.name,
-        number=LESSON.number,
-        title=TITLE,
-        claim=CLAIM,
-        explanation=EXPLANATION,
+    return LESSON.result(
+        pair,
         finding=finding,
         figures=tuple(figures),
-        models=(pair.name("base"), pair.name("aligned")),
         setup=(
             ("questions", str(len(questions))),
             ("aligned reply", f"greedy, {aligned_template} template, max {options.max_tokens}"),

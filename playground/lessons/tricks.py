@@ -183,15 +183,10 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         f"贪心解码时，基座模型自行结束了 {g.stopped}/{n} 条回复；使用“{best.label}”时结束了 "
         f"{b.stopped}/{n} 条（{pct(b.stop_rate)}）。",
     )
-    return LessonResult(
-        name=LESSON.name,
-        number=LESSON.number,
-        title=TITLE,
-        claim=CLAIM,
-        explanation=EXPLANATION,
+    return LESSON.result(
+        pair,
         finding=finding,
         figures=figures,
-        models=(pair.name("base"), pair.name("aligned")),
         setup=(
             ("model", pair.name("base")),
             ("questions", str(n)),
