@@ -17,6 +17,9 @@ from playground.engine.llama.model import LlamaModel
 from tests.test_shift import brute_force_logprobs
 from tests.tiny_gguf import ALIGNED_REPLY_TEXT
 
+BATCH_NOISE = 0.2
+"""How far a Q4_K model's log-prob moves between decode shapes (0.16 nats measured)."""
+
 
 def run_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
@@ -93,7 +96,9 @@ def test_demo_pair_aligns_by_text(gemma: LlamaModel, smollm2: LlamaModel) -> Non
         assert last.other_piece == b"<end_of_turn>"
     # Gemma's ranks, checked against a position-by-position brute force of its own
     # tokenization (whole prefix re-decoded per position; near-ties may swap under float
-    # noise: Q4_K log-probs move by up to ~0.035 with the batch shape, measured).
+    # noise: Q4_K log-probs move with the batch shape and with what the KV cache already
+    # holds, by up to 0.16 nats on Gemma 3 270M Q4_K_M between one batched decode and
+    # token-by-token decoding, measured against llama-server, which matches the latter).
     ctx = list(c.base.prompt.ids)
     full = [*ctx, *a.scorer_ids]
     rows = brute_force_logprobs(Path(gemma.info.path), full, len(ctx), whole_prefix=True)
@@ -102,9 +107,9 @@ def test_demo_pair_aligns_by_text(gemma: LlamaModel, smollm2: LlamaModel) -> Non
         r = rows[t.other_index]
         target = r[t.other_id]
         assert t.other_id == a.scorer_ids[t.other_index]
-        lo = 1 + int(np.count_nonzero(r > target + 0.05))
-        hi = 1 + int(np.count_nonzero(r > target - 0.05))
+        lo = 1 + int(np.count_nonzero(r > target + BATCH_NOISE))
+        hi = 1 + int(np.count_nonzero(r > target - BATCH_NOISE))
         assert lo <= t.other_rank <= hi, t
-        assert t.other_logprob == pytest.approx(target, abs=0.05, rel=0.01)
+        assert t.other_logprob == pytest.approx(target, abs=BATCH_NOISE)
     out = comparison_to_json(c)
     assert out["vocab"] == "aligned-by-text" and out["base"] == gemma.info.name
