@@ -16,7 +16,7 @@ from textual import events
 from textual.widgets import Button, Input, Select, Static
 
 from playground.config import Config, load_config
-from playground.ui import app as app_module
+from playground.ui import app_turns as app_module  # the module that opens models
 from playground.ui.app import PlaygroundApp
 from playground.ui.launch import exit_code
 from playground.ui.screens.models import ModelsScreen
