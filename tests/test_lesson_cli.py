@@ -76,6 +76,8 @@ def test_lesson_runs_on_the_pair_with_its_models_toml_templates(config_file: Pat
     assert result["lang"] == "zh" and result["title"] == "基座模型是文档模拟器"
     setup = dict(result["setup"])
     assert setup["base template"] == "plain" and setup["aligned template"] == "chatml"
+    # The names the user gave in models.toml, as the app's panes show them.
+    assert result["models"] == ["Tiny base", "Tiny aligned"]
     assert result["data"]["stopped"] == {"base": 0, "aligned": 1}
     assert result["data"]["replies"][1]["text"] == tg.ALIGNED_REPLY_TEXT
     assert "[1/2]" in out.stderr and "[2/2]" in out.stderr  # progress goes to stderr

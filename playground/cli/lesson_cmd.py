@@ -75,12 +75,13 @@ def _list(lang: Lang, as_json: bool) -> int:
     return 0
 
 
-def _spec_fields(args: argparse.Namespace, model_id: str) -> tuple[str, str]:
-    """(template, system prompt) for a model id from models.toml; defaults for a path."""
+def _spec_fields(args: argparse.Namespace, model_id: str) -> tuple[str, str, str]:
+    """(template, system prompt, name) for a model id from models.toml; for a path, the
+    defaults and an empty name (the GGUF's own is used)."""
     if is_model_path(model_id):
-        return "default", ""
+        return "default", "", ""
     spec = config_from(args).model(model_id)
-    return spec.template or "default", spec.system
+    return spec.template or "default", spec.system, spec.name
 
 
 def _progress(done: int, total: int, what: str) -> None:
@@ -111,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
             pair_ids = config_from(args).pair
             base_id = base_id or pair_ids.base
             aligned_id = aligned_id or pair_ids.aligned
-        base_template, base_system = _spec_fields(args, base_id)
-        aligned_template, aligned_system = _spec_fields(args, aligned_id)
+        base_template, base_system, base_name = _spec_fields(args, base_id)
+        aligned_template, aligned_system, aligned_name = _spec_fields(args, aligned_id)
         # Half the cores per model, as the app does: a lesson runs one model at a time, but
         # on a busy machine llama.cpp's threads spin-wait, and two threads on two loaded
         # cores ran 64 tokens 20x slower than one (bench/bench_lessons.py, load 14).
@@ -134,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
             aligned_template=aligned_template,
             base_system=base_system,
             aligned_system=aligned_system,
+            base_name=base_name,
+            aligned_name=aligned_name,
         )
         result = run_lesson(
             lesson,

@@ -43,6 +43,9 @@ class LessonPair:
     base_system: str = ""
     """The system prompt; empty means none."""
     aligned_system: str = ""
+    base_name: str = ""
+    """The name the user knows the model by (models.toml's); empty means the GGUF's own."""
+    aligned_name: str = ""
 
     def model(self, side: Side) -> Backend:
         return self.base if side == "base" else self.aligned
@@ -63,7 +66,8 @@ class LessonPair:
         return self.base_system if side == "base" else self.aligned_system
 
     def name(self, side: Side) -> str:
-        return self.model(side).info.name
+        given = self.base_name if side == "base" else self.aligned_name
+        return given or self.model(side).info.name
 
     def shared_vocab(self) -> bool:
         a, b = self.base.vocab, self.aligned.vocab

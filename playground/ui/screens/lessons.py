@@ -299,6 +299,8 @@ class LessonsScreen(Screen[None]):
             aligned_template=prompts["aligned"].template,
             base_system=prompts["base"].system,
             aligned_system=prompts["aligned"].system,
+            base_name=app.pane("base").model_name,
+            aligned_name=app.pane("aligned").model_name,
         )
         name = self.selected
         self._lesson_running = name
