@@ -107,6 +107,7 @@ APP_KEYS: tuple[Key, ...] = (
         "show or hide the token inspector",
         "toggle_inspector",
         "Toggle inspector",
+        footer=False,  # the footer is one row: at 120 columns it ran over the palette's key
     ),
     Key(
         "f8",
@@ -132,6 +133,7 @@ APP_KEYS: tuple[Key, ...] = (
         "regenerate: both last replies again, as new branches (the old ones stay, a swipe away)",
         "regenerate",
         "Regenerate",
+        footer=False,
     ),
     Key(
         "ctrl+f",
@@ -178,6 +180,7 @@ APP_KEYS: tuple[Key, ...] = (
         "resume the last saved conversation",
         "resume",
         "Resume last conversation",
+        footer=False,
     ),
     Key(
         "ctrl+x",
