@@ -15,30 +15,9 @@ from typing import Any, Literal
 
 Role = Literal["base", "aligned"]
 
-_MODEL_KEYS = {
-    "name",
-    "role",
-    "path",
-    "package",
-    "pip",
-    "n_ctx",
-    "threads",
-    "n_gpu_layers",
-    "template",
-    "system",
-    # a model on a server (kind = "llama-server" or "vllm")
-    "kind",
-    "url",
-    "server_model",
-    "api_key_env",
-    "connect_timeout",
-    "read_timeout",
-    "ca_file",
-    "max_top_k",
-    "tokenizer",
-}
 _SERVER_KEYS = frozenset(
     {
+        # a model on a server (kind = "llama-server" or "vllm")
         "kind",
         "url",
         "server_model",
@@ -50,6 +29,18 @@ _SERVER_KEYS = frozenset(
         "tokenizer",
     }
 )
+_MODEL_KEYS = {
+    "name",
+    "role",
+    "path",
+    "package",
+    "pip",
+    "n_ctx",
+    "threads",
+    "n_gpu_layers",
+    "template",
+    "system",
+} | _SERVER_KEYS
 KINDS = ("gguf", "llama-server", "vllm")
 """Where a model runs: a GGUF in this process, or a server."""
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
