@@ -19,6 +19,7 @@ import pytest
 
 from playground.analysis.compare import Comparison, piece_text, run_comparison
 from playground.analysis.report_html import render_html
+from playground.analysis.shift import ShiftClass
 from playground.engine.llama.model import LlamaModel
 from playground.engine.types import TopEntry
 
@@ -89,6 +90,10 @@ def comparison(tiny_base: LlamaModel, tiny_aligned: LlamaModel) -> Comparison:
     tokens = list(c.analysis.tokens)
     evil_top = (TopEntry(0, EVIL, -0.5), *tokens[1].other_top[1:])
     tokens[1] = dataclasses.replace(tokens[1], piece=EVIL, other_top=evil_top)
+    # A scorer without full-vocabulary ranks (llama-server) knows only "outside its top-5".
+    tokens[2] = dataclasses.replace(
+        tokens[2], other_rank=6, other_rank_exact=False, shift=ShiftClass.SHIFTED
+    )
     analysis = dataclasses.replace(c.analysis, tokens=tuple(tokens))
     return dataclasses.replace(c, analysis=analysis)
 
@@ -110,11 +115,12 @@ def test_focus_and_hover_show_both_top_k_lists(comparison: Comparison, tmp_path:
         row = comparison.analysis.tokens[index]
         shown = out[key]
         assert f"#{index} " in shown
-        assert f"rank {row.other_rank} under base" in shown
+        assert f"rank {row.other_rank_text} under base" in shown
         assert "aligned top-5" in shown and "base top-5" in shown
         # Both lists, in order, with the producer's and the scorer's own alternatives.
         for entry in (*row.producer_top, *row.other_top):
             assert json.dumps(piece_text(entry.piece), ensure_ascii=False) in shown
+    assert "rank >5 under base" in out["hovered"]  # a bound, not a made-up rank 6
     # The planted markup stayed text: it never ran, and the token shows it literally.
     assert out["pwned"] == "undefined"
     assert out["evil"] == EVIL.decode()

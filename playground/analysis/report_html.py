@@ -138,7 +138,7 @@ def _token_data(t: TokenShift) -> dict[str, Any]:
         "oid": t.other_id,
         "opiece": piece_text(t.other_piece),
         "cls": t.shift.value,
-        "rank": t.other_rank,
+        "rank": t.other_rank_text,
         "plp": _lp(t.producer_logprob),
         "olp": _lp(t.other_logprob),
         "kl": _lp(t.kl),
@@ -273,7 +273,7 @@ def _most_shifted(a: ShiftAnalysis) -> str:
         t = a.tokens[i]
         items.append(
             f"<li><span class=mono>{_esc(repr(piece_text(t.piece)))}</span> at #{i}: rank "
-            f"{t.other_rank}, top choice there "
+            f"{t.other_rank_text}, top choice there "
             f"<span class=mono>{_esc(repr(piece_text(t.other_top[0].piece)))}</span></li>"
             if t.other_top
             else f"<li>#{i}: rank {t.other_rank_text}</li>"
