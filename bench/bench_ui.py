@@ -49,7 +49,7 @@ from playground.engine.types import Finished  # noqa: E402
 from playground.engine.llama.factory import factory_for  # noqa: E402
 from playground.engine.settings import SamplerSettings  # noqa: E402
 from playground.ui.app import PlaygroundApp  # noqa: E402
-from playground.ui.prompting import build_prompt, default_template  # noqa: E402
+from playground.templates.prompt import build_prompt, default_template  # noqa: E402
 from playground.ui.widgets.inspector import TokenInspector  # noqa: E402
 from playground.session.jobs import Work, WorkKind  # noqa: E402
 from playground.ui.workers import CallDone, lower_priority  # noqa: E402

@@ -19,7 +19,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
 from playground.session.turns import SIDES
-from playground.ui.prompting import TemplateProblem, build_prompt, default_reason, template_names
+from playground.templates.prompt import (
+    TemplateProblem,
+    build_prompt,
+    default_reason,
+    template_names,
+)
 from playground.ui.widgets.prompt_options import PromptOptions
 from playground.ui.widgets.token_render import ALT_BG, SPECIAL, visible_piece
 
@@ -81,7 +86,7 @@ class TemplatesScreen(ModalScreen[None]):
         return cast("PlaygroundApp", self.app)
 
     def compose(self) -> ComposeResult:
-        listed = template_names(None)
+        listed = template_names()
         names = [(n, n) for n in (*listed, *(["none"] if "none" not in listed else []))]
         with TabbedContent():
             for side in SIDES:
@@ -136,7 +141,11 @@ class TemplatesScreen(ModalScreen[None]):
         name = app.templates.get(side, "none")
         spec = app.specs.get(side)
         shown_name = spec.name if spec is not None else model.info.name
-        why = default_reason(model, spec.template, spec.role) if spec else default_reason(model)
+        why = (
+            default_reason(model, spec.template, spec.role, spec.system)
+            if spec
+            else default_reason(model)
+        )
         self.query_one(f"#why-{side}", Label).update(
             f"{shown_name}: using {name!r}. Why the default: "
             + why.replace(model.info.name, shown_name)
