@@ -38,6 +38,22 @@ def open_by_id(args: argparse.Namespace, model_id: str, models_sharing: int = 1)
         raise CliError(str(exc)) from None
 
 
+def open_pair(args: argparse.Namespace, base_id: str, aligned_id: str) -> tuple[Backend, Backend]:
+    """Both models, each with half the cores (as the app runs them); the base is closed
+    again when the aligned model fails to open.
+
+    Raises:
+        CliError: either model cannot be opened (the message names which and why).
+    """
+    base = open_by_id(args, base_id, models_sharing=2)
+    try:
+        aligned = open_by_id(args, aligned_id, models_sharing=2)
+    except CliError:
+        base.close()
+        raise
+    return base, aligned
+
+
 def fail(message: str) -> int:
     print(f"playground: error: {message}", file=sys.stderr)
     return 2

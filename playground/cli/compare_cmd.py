@@ -18,7 +18,7 @@ from typing import Any
 from playground.analysis.compare import Comparison, comparison_to_json, run_comparison
 from playground.analysis.contexts import BASE_CONTEXTS
 from playground.analysis.shift import ShiftClass
-from playground.cli.common import CliError, config_from, fail, is_model_path, open_by_id
+from playground.cli.common import CliError, config_from, fail, is_model_path, open_pair
 from playground.config import ConfigError
 from playground.engine.errors import EngineError
 from playground.engine.utf8 import hex_escape
@@ -135,13 +135,8 @@ def run(args: argparse.Namespace) -> int:
         settings = cli_args.settings_from_args(args)
         base_id, aligned_id = _model_ids(args)
         max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
-        base = open_by_id(args, base_id, models_sharing=2)
+        base, aligned = open_pair(args, base_id, aligned_id)
     except (CliError, ValueError) as exc:
-        return fail(str(exc))
-    try:
-        aligned = open_by_id(args, aligned_id, models_sharing=2)
-    except CliError as exc:
-        base.close()
         return fail(str(exc))
     try:
         c = run_comparison(

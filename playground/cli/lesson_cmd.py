@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from playground.cli.common import CliError, config_from, fail, is_model_path, open_by_id
+from playground.cli.common import CliError, config_from, fail, is_model_path, open_pair
 from playground.engine.errors import EngineError
 from playground.lessons import LESSONS, LessonPair, UnknownLesson, get_lesson, run_lesson
 from playground.lessons.figures import Lang
@@ -117,15 +117,8 @@ def run(args: argparse.Namespace) -> int:
         # Half the cores per model, as the app does: a lesson runs one model at a time, but
         # on a busy machine llama.cpp's threads spin-wait, and two threads on two loaded
         # cores ran 64 tokens 20x slower than one (bench/bench_lessons.py, load 14).
-        base = open_by_id(args, base_id, models_sharing=2)
-    except (UnknownLesson, CliError) as exc:
-        return fail(str(exc))
-    except ValueError as exc:
-        return fail(str(exc))
-    try:
-        aligned = open_by_id(args, aligned_id, models_sharing=2)
-    except CliError as exc:
-        base.close()
+        base, aligned = open_pair(args, base_id, aligned_id)
+    except (UnknownLesson, CliError, ValueError) as exc:
         return fail(str(exc))
     try:
         pair = LessonPair(

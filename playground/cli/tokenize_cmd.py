@@ -120,7 +120,7 @@ def _choose_template(
         spec = config.model(tok)
         if spec.template:
             name, base_dir = spec.template, config.source.parent
-            reason = why_configured(spec.template, spec.role)
+            reason = why_configured(spec.template, spec.role, spec.system)
     if name is None:
         if model is None:
             return resolve_template("gpt4o"), "tiktoken has no template of its own: using gpt4o."
