@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -158,18 +159,21 @@ def test_shipped_default_picks_templates_that_tell_the_story() -> None:
     base = config.model(config.pair.base)
     aligned = config.model(config.pair.aligned)
     # the base model: a plain layout seen in pre-training; the aligned: its own format,
-    # without the default system prompt its GGUF template would inject
+    # with a short system prompt of its own instead of the GGUF template's default one
     assert (base.template, base.system) == ("plain", "")
-    assert (aligned.template, aligned.system) == ("chatml", "")
+    assert aligned.template == "chatml"
+    assert aligned.system and "SmolLM" not in aligned.system
 
 
 def test_system_prompt_setting(tmp_path: Path) -> None:
-    text = SHIPPED.replace(
+    shipped = re.sub(r'(template = "chatml"\n)system = ".*"', r'\1system = ""', SHIPPED)
+    assert shipped != SHIPPED
+    text = shipped.replace(
         'template = "chatml"\nsystem = ""', 'template = "chatml"\nsystem = "Be brief."'
     )
     config = parse_config(text, tmp_path / "models.toml")
     assert config.model(config.pair.aligned).system == "Be brief."
-    bad = SHIPPED.replace('template = "chatml"\nsystem = ""', 'template = "chatml"\nsystem = 3')
+    bad = shipped.replace('template = "chatml"\nsystem = ""', 'template = "chatml"\nsystem = 3')
     with pytest.raises(ConfigError) as err:
         parse_config(bad, tmp_path / "models.toml")
     line = bad.splitlines().index("system = 3") + 1

@@ -141,21 +141,31 @@ def default_template(model: PromptModel, configured: str | None = None) -> str:
     return registry.default_template(model.info, model.vocab).template.name
 
 
-def default_reason(model: PromptModel, configured: str | None = None, role: str = "") -> str:
+def default_reason(
+    model: PromptModel, configured: str | None = None, role: str = "", system: str = ""
+) -> str:
     """Why this side's default template and stop setting are what they are, for the panel."""
     if configured:
-        return why_configured(configured, role)
+        return why_configured(configured, role, system)
     return registry.default_template(model.info, model.vocab).reason
 
 
-def why_configured(template: str, role: str) -> str:
-    """The reason models.toml picks `template` for a model of this role."""
+def why_configured(template: str, role: str, system: str = "") -> str:
+    """The reason models.toml picks `template` (and `system`) for a model of this role."""
     if role == "base":
         return (
             f"models.toml sets {template!r}: a base model was never trained on a chat "
             "format, so it gets a layout it has seen in pre-training text. It answers, then "
             "goes on writing the next turns of the document itself: that is the lesson. Its "
             "template's stop strings are off, so nothing cuts it short."
+        )
+    if role == "aligned" and system:
+        return (
+            f"models.toml sets {template!r}, the model's own chat format, with a short "
+            f"system prompt ({system!r}): a small aligned model answers best in the format "
+            "it was tuned on, with a system prompt as in its tuning data. Some (SmolLM2) "
+            "cannot handle the default system prompt their GGUF template would inject; "
+            "bench/story_eval.py measured this one against it and against none."
         )
     if role == "aligned":
         return (
