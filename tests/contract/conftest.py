@@ -23,9 +23,10 @@ those two models; on exit it closes them (and stops whatever it started, e.g. a 
     }
 
 A factory that cannot start must fail with a message that says how to get it: a skipped
-backend proves nothing. The one exception is a server binary that is not built on a
-developer's machine (llama-server takes ten minutes to build): outside CI those tests skip
-with the build command; in CI (`$CI` set, and `.ci/run` builds it first) they fail.
+backend proves nothing. The one exception is a server that is not set up on a developer's
+machine (llama-server takes ten minutes to build, vLLM's venv is 3.5 GB): outside CI those
+tests skip with the command that sets it up; in CI (`$CI` set, and `.ci/run` sets both up
+first) they fail.
 
 The tests read the backend's `capabilities` and assert what each flag promises: a capability
 that is on must work, one that is off must raise `Unsupported` when asked for.
@@ -92,6 +93,28 @@ def _llama_server(pair: TinyPair) -> Iterator[BackendPair]:
 
 
 @contextmanager
+def _vllm(pair: TinyPair) -> Iterator[BackendPair]:
+    """A real vLLM on 127.0.0.1, one server per tiny model (vLLM serves one model each),
+    started once for the session. vLLM's CPU cannot serve GGUF, so each tiny model is
+    converted to a float32 Hugging Face folder first (scripts/gguf_to_hf.py: the same
+    function, its 16-wide heads zero-padded to the 32 vLLM's CPU attention needs)."""
+    from playground.engine.remote import Endpoint, open_server
+    from tests.servers import shared_vllm_server, vllm_folder_for_gguf
+
+    opened: list[Backend] = []
+    try:
+        for gguf, name in ((pair.base, "tiny-base"), (pair.aligned, "tiny-aligned")):
+            folder = vllm_folder_for_gguf(gguf)
+            server = shared_vllm_server(folder, name, max_model_len=256)
+            endpoint = Endpoint(server.url, read_timeout=300)
+            opened.append(open_server("vllm", endpoint, name, max_top_k=20))
+        yield BackendPair(*opened)
+    finally:
+        for model in opened:
+            model.close()
+
+
+@contextmanager
 def _server_like(pair: TinyPair) -> Iterator[BackendPair]:
     from tests.server_like import ServerLike
 
@@ -104,6 +127,7 @@ BACKENDS: dict[str, BackendFactory] = {
     # A real model behind a server's limits: exercises every capability-off branch.
     "server-like": _server_like,
     "llama-server": _llama_server,
+    "vllm": _vllm,
 }
 """Every backend the contract suite runs against: name -> factory."""
 
