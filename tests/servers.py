@@ -31,13 +31,19 @@ import pytest
 BUILD_HINT = "build it with scripts/build_llama_server.sh (about 10 minutes on 2 cores)"
 
 
+def ci_cache() -> Path:
+    """Where the set-up scripts cache what they build: $PLAYGROUND_CI_CACHE, or
+    ~/.cache/playground-ci."""
+    return Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
+
+
 def llama_server_binary() -> Path | None:
     """$PLAYGROUND_LLAMA_SERVER, else the cached build for this llama-cpp-python, else PATH."""
     env = os.environ.get("PLAYGROUND_LLAMA_SERVER")
     if env:
         return Path(env)
     version = importlib.metadata.version("llama-cpp-python")
-    cache = Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
+    cache = ci_cache()
     built = cache / f"llama-server-{version}" / "llama-server"
     if built.is_file():
         return built
@@ -197,13 +203,13 @@ VLLM_HINT = "set it up with scripts/setup_vllm.sh (a 3.5 GB venv; about 3 minute
 
 def vllm_python() -> Path | None:
     """The python of the vLLM venv scripts/setup_vllm.sh made, if it is ready."""
-    cache = Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
+    cache = ci_cache()
     venv = cache / "vllm-venv"
     return venv / "bin" / "python" if (venv / ".ready").is_file() else None
 
 
 def hf_folder(name: str) -> Path:
-    cache = Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
+    cache = ci_cache()
     return cache / name
 
 
@@ -276,29 +282,34 @@ def vllm_server(
                 proc.wait(timeout=10)
 
 
-_SHARED_VLLM = contextlib.ExitStack()
-_SHARED_VLLM_SERVERS: dict[Path, RunningServer] = {}
+_SHARED_VLLM: dict[Path, tuple[RunningServer, contextlib.ExitStack]] = {}
 
 
 def shared_vllm_server(
     model_dir: Path, served_name: str, *, max_model_len: int = 2048
 ) -> RunningServer:
     """One vLLM server per model folder for the whole test session (each takes 25-50 s to
-    start); `stop_shared_vllm_servers` (at the session's end) stops them all."""
+    start and holds about 3.3 GB); `stop_shared_vllm_servers` stops them."""
     key = model_dir.resolve()
-    server = _SHARED_VLLM_SERVERS.get(key)
-    if server is None or server.process.poll() is not None:
-        workdir = Path(tempfile.mkdtemp(prefix="vllm-"))
-        server = _SHARED_VLLM.enter_context(
-            vllm_server(model_dir, served_name, workdir=workdir, max_model_len=max_model_len)
-        )
-        _SHARED_VLLM_SERVERS[key] = server
+    if key in _SHARED_VLLM and _SHARED_VLLM[key][0].process.poll() is None:
+        return _SHARED_VLLM[key][0]
+    stop_shared_vllm_servers([model_dir])
+    stack = contextlib.ExitStack()
+    workdir = Path(tempfile.mkdtemp(prefix="vllm-"))
+    server = stack.enter_context(
+        vllm_server(model_dir, served_name, workdir=workdir, max_model_len=max_model_len)
+    )
+    _SHARED_VLLM[key] = (server, stack)
     return server
 
 
-def stop_shared_vllm_servers() -> None:
-    _SHARED_VLLM_SERVERS.clear()
-    _SHARED_VLLM.close()
+def stop_shared_vllm_servers(folders: Sequence[Path] | None = None) -> None:
+    """Stop the shared servers of these model folders (all of them when None)."""
+    keys = list(_SHARED_VLLM) if folders is None else [Path(f).resolve() for f in folders]
+    for key in keys:
+        entry = _SHARED_VLLM.pop(key, None)
+        if entry is not None:
+            entry[1].close()
 
 
 atexit.register(stop_shared_vllm_servers)

@@ -92,6 +92,10 @@ def _llama_server(pair: TinyPair) -> Iterator[BackendPair]:
             aligned.close()
 
 
+_VLLM_FOLDERS: set[Path] = set()
+"""The tiny pair's vLLM folders, whose servers stop when the suite is done with vLLM."""
+
+
 @contextmanager
 def _vllm(pair: TinyPair) -> Iterator[BackendPair]:
     """A real vLLM on 127.0.0.1, one server per tiny model (vLLM serves one model each),
@@ -105,6 +109,7 @@ def _vllm(pair: TinyPair) -> Iterator[BackendPair]:
     try:
         for gguf, name in ((pair.base, "tiny-base"), (pair.aligned, "tiny-aligned")):
             folder = vllm_folder_for_gguf(gguf)
+            _VLLM_FOLDERS.add(folder)
             server = shared_vllm_server(folder, name, max_model_len=256)
             endpoint = Endpoint(server.url, read_timeout=300)
             opened.append(open_server("vllm", endpoint, name, max_top_k=20))
@@ -133,9 +138,14 @@ BACKENDS: dict[str, BackendFactory] = {
 
 
 @pytest.fixture(scope="session", params=list(BACKENDS))
-def backend_name(request: pytest.FixtureRequest) -> str:
+def backend_name(request: pytest.FixtureRequest) -> Iterator[str]:
     name: str = request.param
-    return name
+    yield name
+    if name == "vllm" and _VLLM_FOLDERS:
+        # pytest runs one backend's tests together: its servers (3.3 GB each) can go now
+        from tests.servers import stop_shared_vllm_servers
+
+        stop_shared_vllm_servers(sorted(_VLLM_FOLDERS))
 
 
 @pytest.fixture(scope="session")
