@@ -31,6 +31,10 @@ from typing import Any
 MIN_HEAD_DIM = 32
 """The smallest head size vLLM's CPU attention backend supports (0.32)."""
 
+VERSION = 2
+"""Bumped when the conversion changes, so a folder an older version cached is made again."""
+MARKER = f".gguf_to_hf-{VERSION}"
+
 
 def _gguf_field(gguf: Path, name: str) -> Any:
     from gguf import GGUFReader
@@ -132,11 +136,13 @@ def _mend_tokenizer(gguf: Path, folder: Path) -> None:
 
 
 def convert(gguf: Path, out: Path) -> Path:
+    """Convert once: a folder this version made is kept (a second run takes no time)."""
+    if (out / MARKER).is_file():
+        return out
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if (out / "config.json").is_file() and (out / "tokenizer.json").is_file():
-        return out
+    shutil.rmtree(out, ignore_errors=True)
     folder, name = str(gguf.parent), gguf.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
@@ -150,6 +156,7 @@ def convert(gguf: Path, out: Path) -> Path:
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     _mend_tokenizer(gguf, tmp)
+    (tmp / MARKER).write_text(str(gguf), encoding="utf-8")
     tmp.rename(out)
     return out
 
