@@ -24,6 +24,7 @@ and DRY are reported as unsupported rather than approximated.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -162,6 +163,10 @@ class VLLMBackend:
             if p and self.vocab.kind(t) in (TokenKind.CONTROL, TokenKind.USER_DEFINED)
         ]
         self._bos_added_by_server = self._server_adds_bos()
+        if self._bos_added_by_server and not self.vocab.add_bos:
+            # tokenizer_config.json does not say so, but the model's tokenizer adds BOS: the
+            # prompts playground builds must start with it too (Gemma degrades without it)
+            self.vocab = dataclasses.replace(self.vocab, add_bos=True)
         notes = {}
         if self.vocab.bos is not None and not self._bos_added_by_server:
             notes["vocab.bos_note"] = (
