@@ -8,6 +8,7 @@ binary skips the server tests with the command that builds it; in CI it fails th
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import contextlib
 import hashlib
 import importlib.metadata
@@ -303,6 +304,19 @@ def shared_vllm_server(
     return server
 
 
+def shared_vllm_servers(
+    specs: Sequence[tuple[Path, str]], *, max_model_len: int = 2048
+) -> list[RunningServer]:
+    """`shared_vllm_server` for several (folder, name) at once, started side by side: most
+    of a start is Python importing torch and vLLM, which overlaps well even on two cores."""
+    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
+        futures = [
+            pool.submit(shared_vllm_server, folder, name, max_model_len=max_model_len)
+            for folder, name in specs
+        ]
+        return [future.result() for future in futures]
+
+
 def stop_shared_vllm_servers(folders: Sequence[Path] | None = None) -> None:
     """Stop the shared servers of these model folders (all of them when None)."""
     keys = list(_SHARED_VLLM) if folders is None else [Path(f).resolve() for f in folders]
@@ -321,14 +335,13 @@ def vllm_folder_for_gguf(gguf: Path) -> Path:
     py = require_vllm()
     digest = hashlib.sha256(gguf.read_bytes()).hexdigest()[:16]
     out = hf_folder(f"hf-{gguf.stem}-{digest}")
-    if not (out / "config.json").is_file():
-        script = Path(__file__).resolve().parents[1] / "scripts" / "gguf_to_hf.py"
-        done = subprocess.run(
-            [str(py), str(script), str(gguf), str(out)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **VLLM_ENV},
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"converting {gguf} for vLLM failed:\n{done.stderr[-3000:]}")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gguf_to_hf.py"
+    done = subprocess.run(  # returns at once when this converter's version made `out`
+        [str(py), str(script), str(gguf), str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **VLLM_ENV},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"converting {gguf} for vLLM failed:\n{done.stderr[-3000:]}")
     return out

@@ -24,7 +24,7 @@ from playground.engine.remote import Endpoint, WrongModel, open_server
 from playground.engine.types import Finished, StopReason, TokenEvent
 from playground.templates.prompt import build_prompt
 from tests.f32_gguf import dequantized_copy
-from tests.servers import ci_cache, hf_folder, shared_vllm_server
+from tests.servers import ci_cache, hf_folder, shared_vllm_server, shared_vllm_servers
 
 TEXT = (
     "The river rises in the northern hills and runs south through farmland, past three "
@@ -34,7 +34,10 @@ TEXT = (
 
 @pytest.fixture(scope="module")
 def smol_vllm() -> Iterator[Backend]:
-    server = shared_vllm_server(hf_folder("hf-smollm2-135m-instruct"), "smollm2")
+    # Gemma's server starts beside SmolLM2's: its test comes later in this module
+    server, _gemma = shared_vllm_servers(
+        [(hf_folder("hf-smollm2-135m-instruct"), "smollm2"), (hf_folder("hf-gemma3-270m"), "gemma")]
+    )
     model = open_server("vllm", Endpoint(server.url, read_timeout=300), "smollm2", max_top_k=20)
     yield model
     model.close()
@@ -169,9 +172,12 @@ def test_gemma_gets_its_bos_through_vllm(gemma) -> None:  # type: ignore[no-unty
         model.close()
 
 
-def test_a_folder_without_bos_is_reported(tmp_path: Path, gemma) -> None:  # type: ignore[no-untyped-def]
-    """A tokenizer folder that does not say the model wants BOS (transformers' own GGUF
-    conversion): the backend still adds BOS where asked, and says the server won't."""
+def test_bos_is_known_from_the_server_when_the_folder_does_not_say(  # type: ignore[no-untyped-def]
+    tmp_path: Path, gemma
+) -> None:
+    """A tokenizer folder whose tokenizer_config.json does not say the model wants BOS (as
+    transformers' own GGUF conversion writes it): the server's tokenizer adding BOS is
+    enough, so the app's prompts still start with it."""
     folder = tmp_path / "tok"
     folder.mkdir()
     src = hf_folder("hf-gemma3-270m")
@@ -183,8 +189,10 @@ def test_a_folder_without_bos_is_reported(tmp_path: Path, gemma) -> None:  # typ
     server = shared_vllm_server(src, "gemma")
     model = open_server("vllm", Endpoint(server.url), "gemma", tokenizer=str(folder))
     try:
-        assert not model.vocab.add_bos
-        prompt = model.tokenize("The capital of France is", add_bos=True)
-        assert prompt == gemma.tokenize("The capital of France is", add_bos=True)
+        assert model.vocab.add_bos and "vocab.bos_note" not in model.info.metadata
+        text = "The capital of France is"
+        assert build_prompt(model, "none", "document", [], text).ids == gemma.tokenize(
+            text, add_bos=True
+        )
     finally:
         model.close()

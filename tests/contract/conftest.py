@@ -103,14 +103,15 @@ def _vllm(pair: TinyPair) -> Iterator[BackendPair]:
     converted to a float32 Hugging Face folder first (scripts/gguf_to_hf.py: the same
     function, its 16-wide heads zero-padded to the 32 vLLM's CPU attention needs)."""
     from playground.engine.remote import Endpoint, open_server
-    from tests.servers import shared_vllm_server, vllm_folder_for_gguf
+    from tests.servers import shared_vllm_servers, vllm_folder_for_gguf
 
+    specs = [(vllm_folder_for_gguf(pair.base), "tiny-base")]
+    specs.append((vllm_folder_for_gguf(pair.aligned), "tiny-aligned"))
+    _VLLM_FOLDERS.update(folder for folder, _name in specs)
+    servers = shared_vllm_servers(specs, max_model_len=256)
     opened: list[Backend] = []
     try:
-        for gguf, name in ((pair.base, "tiny-base"), (pair.aligned, "tiny-aligned")):
-            folder = vllm_folder_for_gguf(gguf)
-            _VLLM_FOLDERS.add(folder)
-            server = shared_vllm_server(folder, name, max_model_len=256)
+        for server, (_folder, name) in zip(servers, specs, strict=True):
             endpoint = Endpoint(server.url, read_timeout=300)
             opened.append(open_server("vllm", endpoint, name, max_top_k=20))
         yield BackendPair(*opened)
