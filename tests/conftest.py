@@ -7,6 +7,7 @@ a missing one fails with the install command, since a skipped test proves nothin
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,10 @@ def tiny_base(tiny_pair) -> Iterator[LlamaModel]:  # type: ignore[no-untyped-def
 @pytest.fixture(scope="session")
 def tiny_aligned(tiny_pair) -> Iterator[LlamaModel]:  # type: ignore[no-untyped-def]
     yield from _load(tiny_pair.aligned, n_ctx=256)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the vLLM servers the session shared (tests/servers.shared_vllm_server)."""
+    servers = sys.modules.get("tests.servers")
+    if servers is not None:
+        servers.stop_shared_vllm_servers()

@@ -7,7 +7,10 @@ binary skips the server tests with the command that builds it; in CI it fails th
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
 import contextlib
+import hashlib
 import importlib.metadata
 import os
 import shutil
@@ -15,16 +18,24 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 BUILD_HINT = "build it with scripts/build_llama_server.sh (about 10 minutes on 2 cores)"
+
+
+def ci_cache() -> Path:
+    """Where the set-up scripts cache what they build: $PLAYGROUND_CI_CACHE, or
+    ~/.cache/playground-ci."""
+    return Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
 
 
 def llama_server_binary() -> Path | None:
@@ -33,7 +44,7 @@ def llama_server_binary() -> Path | None:
     if env:
         return Path(env)
     version = importlib.metadata.version("llama-cpp-python")
-    cache = Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
+    cache = ci_cache()
     built = cache / f"llama-server-{version}" / "llama-server"
     if built.is_file():
         return built
@@ -193,56 +204,70 @@ VLLM_HINT = "set it up with scripts/setup_vllm.sh (a 3.5 GB venv; about 3 minute
 
 def vllm_python() -> Path | None:
     """The python of the vLLM venv scripts/setup_vllm.sh made, if it is ready."""
-    cache = Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
+    cache = ci_cache()
     venv = cache / "vllm-venv"
     return venv / "bin" / "python" if (venv / ".ready").is_file() else None
 
 
 def hf_folder(name: str) -> Path:
-    cache = Path(os.environ.get("PLAYGROUND_CI_CACHE", Path.home() / ".cache/playground-ci"))
+    cache = ci_cache()
     return cache / name
 
 
 def require_vllm() -> Path:
-    """The vLLM venv's python, or skip with how to set it up. `.ci/run` does not set vLLM up
-    (a 3.5 GB venv); set PLAYGROUND_REQUIRE_VLLM=1 to make a missing one fail instead."""
+    """The vLLM venv's python, or skip (fail in CI, where `.ci/run` sets it up) with how to
+    set it up."""
     py = vllm_python()
     if py is None:
-        message = f"vLLM is not set up: {VLLM_HINT}"
-        if os.environ.get("PLAYGROUND_REQUIRE_VLLM"):
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"vLLM is not set up: {VLLM_HINT}")
     return py
+
+
+def _missing(message: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+# One thread per server, bound to no core and sleeping while it waits: the tests share two
+# cores with the in-process models and the other servers (as llama-server's COMMON_ARGS).
+VLLM_ENV = {
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+    "OMP_NUM_THREADS": "1",
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
 
 
 @contextlib.contextmanager
 def vllm_server(
     model_dir: Path, served_name: str, *, workdir: Path, max_model_len: int = 2048
 ) -> Iterator[RunningServer]:
-    """Run vLLM's OpenAI server on 127.0.0.1, on the CPU, in float32 (bf16 moves far ranks)."""
+    """Run vLLM's OpenAI server on 127.0.0.1, on the CPU, in float32 (bf16 moves far ranks).
+
+    The prefix cache reuses whole blocks only; blocks of 32 tokens (the CPU's default is
+    128) let the tests' short prompts show the reuse, and `--enable-prompt-tokens-details`
+    makes the server report it (`usage.prompt_tokens_details.cached_tokens`)."""
     py = require_vllm()
     if not (model_dir / "config.json").is_file():
-        message = f"{model_dir} is not converted: {VLLM_HINT}"
-        if os.environ.get("PLAYGROUND_REQUIRE_VLLM"):
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"{model_dir} is not converted: {VLLM_HINT}")
     port = free_port()
     args = [
         str(py), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
         "--served-model-name", served_name, "--host", "127.0.0.1", "--port", str(port),
         "--dtype", "float32", "--enforce-eager", "--max-model-len", str(max_model_len),
-        "--max-logprobs", "20",
+        "--max-logprobs", "20", "--enable-prompt-tokens-details", "--block-size", "32",
     ]  # fmt: skip
-    env = {
-        **os.environ,
-        "VLLM_CPU_KVCACHE_SPACE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
     log = workdir / f"vllm-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **VLLM_ENV},
         )
     server = RunningServer(f"http://127.0.0.1:{port}", proc, log)
     try:
@@ -256,3 +281,67 @@ def vllm_server(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+_SHARED_VLLM: dict[Path, tuple[RunningServer, contextlib.ExitStack]] = {}
+
+
+def shared_vllm_server(
+    model_dir: Path, served_name: str, *, max_model_len: int = 2048
+) -> RunningServer:
+    """One vLLM server per model folder for the whole test session (each takes 25-50 s to
+    start and holds about 3.3 GB); `stop_shared_vllm_servers` stops them."""
+    key = model_dir.resolve()
+    if key in _SHARED_VLLM and _SHARED_VLLM[key][0].process.poll() is None:
+        return _SHARED_VLLM[key][0]
+    stop_shared_vllm_servers([model_dir])
+    stack = contextlib.ExitStack()
+    workdir = Path(tempfile.mkdtemp(prefix="vllm-"))
+    server = stack.enter_context(
+        vllm_server(model_dir, served_name, workdir=workdir, max_model_len=max_model_len)
+    )
+    _SHARED_VLLM[key] = (server, stack)
+    return server
+
+
+def shared_vllm_servers(
+    specs: Sequence[tuple[Path, str]], *, max_model_len: int = 2048
+) -> list[RunningServer]:
+    """`shared_vllm_server` for several (folder, name) at once, started side by side: most
+    of a start is Python importing torch and vLLM, which overlaps well even on two cores."""
+    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
+        futures = [
+            pool.submit(shared_vllm_server, folder, name, max_model_len=max_model_len)
+            for folder, name in specs
+        ]
+        return [future.result() for future in futures]
+
+
+def stop_shared_vllm_servers(folders: Sequence[Path] | None = None) -> None:
+    """Stop the shared servers of these model folders (all of them when None)."""
+    keys = list(_SHARED_VLLM) if folders is None else [Path(f).resolve() for f in folders]
+    for key in keys:
+        entry = _SHARED_VLLM.pop(key, None)
+        if entry is not None:
+            entry[1].close()
+
+
+atexit.register(stop_shared_vllm_servers)
+
+
+def vllm_folder_for_gguf(gguf: Path) -> Path:
+    """The GGUF converted into a float32 Hugging Face folder (scripts/gguf_to_hf.py, in the
+    vLLM venv), cached by the file's content: the tiny pair is byte-identical every run."""
+    py = require_vllm()
+    digest = hashlib.sha256(gguf.read_bytes()).hexdigest()[:16]
+    out = hf_folder(f"hf-{gguf.stem}-{digest}")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gguf_to_hf.py"
+    done = subprocess.run(  # returns at once when this converter's version made `out`
+        [str(py), str(script), str(gguf), str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **VLLM_ENV},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"converting {gguf} for vLLM failed:\n{done.stderr[-3000:]}")
+    return out

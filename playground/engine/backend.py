@@ -61,6 +61,7 @@ CAPABILITY_NAMES: tuple[str, ...] = (
     "logit_rows",
     "kv_reuse",
     "sampler_trace",
+    "special_text_as_plain",
 )
 """The boolean flags of `Capabilities`, in the order the Models panel lists them."""
 
@@ -73,6 +74,7 @@ CAPABILITY_LABELS: Mapping[str, str] = MappingProxyType(
         "logit_rows": "full next-token distributions (KL between the models)",
         "kv_reuse": "reuse of the previous prompt's cache",
         "sampler_trace": "a record of what the sampler did to each token",
+        "special_text_as_plain": "tokenizing special-token text as plain text",
     }
 )
 """What each flag means, in words for the user."""
@@ -119,6 +121,9 @@ class Capabilities:
     """The cache of the previous call is reused for a common prompt prefix."""
     sampler_trace: bool = True
     """Each TokenEvent carries a SampleTrace (what the tricks and the chain did to it)."""
+    special_text_as_plain: bool = True
+    """`tokenize(special=False)` tokenizes special-token text such as `<|im_start|>` as plain
+    text. When False, such a text raises Unsupported (the server always parses it)."""
     settings: frozenset[str] = ALL_SETTINGS
     """The SamplerSettings fields the backend honours; a field outside it must stay at its
     default, or `stream` raises Unsupported."""

@@ -23,9 +23,10 @@ those two models; on exit it closes them (and stops whatever it started, e.g. a 
     }
 
 A factory that cannot start must fail with a message that says how to get it: a skipped
-backend proves nothing. The one exception is a server binary that is not built on a
-developer's machine (llama-server takes ten minutes to build): outside CI those tests skip
-with the build command; in CI (`$CI` set, and `.ci/run` builds it first) they fail.
+backend proves nothing. The one exception is a server that is not set up on a developer's
+machine (llama-server takes ten minutes to build, vLLM's venv is 3.5 GB): outside CI those
+tests skip with the command that sets it up; in CI (`$CI` set, and `.ci/run` sets both up
+first) they fail.
 
 The tests read the backend's `capabilities` and assert what each flag promises: a capability
 that is on must work, one that is off must raise `Unsupported` when asked for.
@@ -91,6 +92,34 @@ def _llama_server(pair: TinyPair) -> Iterator[BackendPair]:
             aligned.close()
 
 
+_VLLM_FOLDERS: set[Path] = set()
+"""The tiny pair's vLLM folders, whose servers stop when the suite is done with vLLM."""
+
+
+@contextmanager
+def _vllm(pair: TinyPair) -> Iterator[BackendPair]:
+    """A real vLLM on 127.0.0.1, one server per tiny model (vLLM serves one model each),
+    started once for the session. vLLM's CPU cannot serve GGUF, so each tiny model is
+    converted to a float32 Hugging Face folder first (scripts/gguf_to_hf.py: the same
+    function, its 16-wide heads zero-padded to the 32 vLLM's CPU attention needs)."""
+    from playground.engine.remote import Endpoint, open_server
+    from tests.servers import shared_vllm_servers, vllm_folder_for_gguf
+
+    specs = [(vllm_folder_for_gguf(pair.base), "tiny-base")]
+    specs.append((vllm_folder_for_gguf(pair.aligned), "tiny-aligned"))
+    _VLLM_FOLDERS.update(folder for folder, _name in specs)
+    servers = shared_vllm_servers(specs, max_model_len=256)
+    opened: list[Backend] = []
+    try:
+        for server, (_folder, name) in zip(servers, specs, strict=True):
+            endpoint = Endpoint(server.url, read_timeout=300)
+            opened.append(open_server("vllm", endpoint, name, max_top_k=20))
+        yield BackendPair(*opened)
+    finally:
+        for model in opened:
+            model.close()
+
+
 @contextmanager
 def _server_like(pair: TinyPair) -> Iterator[BackendPair]:
     from tests.server_like import ServerLike
@@ -104,14 +133,20 @@ BACKENDS: dict[str, BackendFactory] = {
     # A real model behind a server's limits: exercises every capability-off branch.
     "server-like": _server_like,
     "llama-server": _llama_server,
+    "vllm": _vllm,
 }
 """Every backend the contract suite runs against: name -> factory."""
 
 
 @pytest.fixture(scope="session", params=list(BACKENDS))
-def backend_name(request: pytest.FixtureRequest) -> str:
+def backend_name(request: pytest.FixtureRequest) -> Iterator[str]:
     name: str = request.param
-    return name
+    yield name
+    if name == "vllm" and _VLLM_FOLDERS:
+        # pytest runs one backend's tests together: its servers (3.3 GB each) can go now
+        from tests.servers import stop_shared_vllm_servers
+
+        stop_shared_vllm_servers(sorted(_VLLM_FOLDERS))
 
 
 @pytest.fixture(scope="session")

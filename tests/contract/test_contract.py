@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from playground.analysis.shift import ShiftClass, analyse_reply
-from playground.engine.backend import Backend, Unsupported
+from playground.engine.backend import CAPABILITY_NAMES, Backend, Unsupported
 from playground.engine.errors import PromptTooLong
 from playground.engine.settings import SamplerSettings
 from playground.engine.types import Finished, StopReason, StreamItem, TokenEvent, TokenKind
@@ -55,7 +55,7 @@ def test_a_backend_describes_its_model(backends: BackendPair) -> None:
         caps = model.capabilities
         assert 5 <= caps.max_top_k <= model.vocab.size
         # every capability that is off says why, for the greyed-out control
-        for flag in ("full_vocab_ranks", "score_text", "live_sampler_changes", "logit_tricks"):
+        for flag in CAPABILITY_NAMES:
             reason = caps.why_not(flag)
             assert (reason is None) == bool(getattr(caps, flag)), flag
             assert reason is None or len(reason) > 10
@@ -88,6 +88,10 @@ def test_tokenize_and_detokenize_give_back_the_exact_bytes(
     backends: BackendPair, text: str
 ) -> None:
     model = backends.aligned
+    if text == "<|im_start|>" and not model.capabilities.special_text_as_plain:
+        with pytest.raises(Unsupported, match="special-token text as plain text"):
+            model.tokenize(text, special=False)
+        return
     ids = model.tokenize(text, special=False)
     assert model.detokenize(ids) == text.encode("utf-8")
     assert model.tokenize(text.encode("utf-8"), special=False) == ids
@@ -105,8 +109,14 @@ def test_long_and_cjk_pieces_are_single_tokens(backends: BackendPair) -> None:
 def test_special_text_is_one_token_or_plain_text(backends: BackendPair) -> None:
     model = backends.aligned
     special = model.tokenize("<|im_start|>", special=True)
-    plain = model.tokenize("<|im_start|>", special=False)
     assert special == [tg.IM_START]
+    if not model.capabilities.special_text_as_plain:
+        assert model.capabilities.why_not("special_text_as_plain")
+        with pytest.raises(Unsupported, match="special-token text as plain text"):
+            model.tokenize("<|im_start|>", special=False)
+        assert model.tokenize("hello", special=False) == [tg.token_id("hello")]
+        return
+    plain = model.tokenize("<|im_start|>", special=False)
     assert len(plain) > 1 and not any(model.vocab.is_special(t) for t in plain)
 
 

@@ -125,12 +125,13 @@ def load_hf_tokenizer(folder: Path, n_vocab: int | None = None) -> HFTokenizer:
         eog.update(int(t) for t in gen_eos)
     if eos is not None:
         eog.add(eos)
+    # Every end-of-turn token the vocabulary has ends generation, as in llama.cpp (a folder
+    # converted from GGUF may name only EOS in generation_config.json).
     eot = None
     for text in ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>"):
         if text in by_text:
-            eot = by_text[text]
-            eog.add(eot)
-            break
+            eot = by_text[text] if eot is None else eot
+            eog.add(by_text[text])
     template = cfg.get("chat_template")
     jinja = base / "chat_template.jinja"
     if not isinstance(template, str) and jinja.is_file():

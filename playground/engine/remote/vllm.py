@@ -13,6 +13,9 @@
   exact bytes come from the model's tokenizer files (`tokenizer` in models.toml, or the
   server's own model folder when the server runs on this machine).
 
+KV reuse: vLLM's prefix cache reuses whole blocks of a common prefix (128 tokens by default
+on the CPU, `--block-size`); the server reports them with `--enable-prompt-tokens-details`.
+
 Sampling: temperature, top-k, top-p, min-p, seed and logit bias. vLLM applies top-p and min-p
 after the temperature (llama.cpp before it). Its repetition penalties follow OpenAI's rules
 (no window, frequency and presence over the reply only), so the llama.cpp-style penalties
@@ -21,6 +24,7 @@ and DRY are reported as unsupported rather than approximated.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -85,6 +89,9 @@ _REASONS: dict[str, str] = {
     "between the two models cannot be computed",
     "penalties": "vLLM's penalties follow OpenAI's rules (no window; frequency and presence "
     "over the reply only), not llama.cpp's, and DRY is not in vLLM",
+    "sampler_trace": "vLLM samples on the server and reports no trace of what its sampler did",
+    "special_text_as_plain": "vLLM's /tokenize always turns special-token text into the "
+    "special token",
 }
 
 
@@ -102,6 +109,8 @@ def capabilities(max_top_k: int) -> Capabilities:
         logit_tricks=False,
         logit_rows=False,
         kv_reuse=True,
+        sampler_trace=False,
+        special_text_as_plain=False,
         settings=ALL_SETTINGS - TRICK_FIELDS - PENALTY_FIELDS,
         reasons=reasons,
     )
@@ -154,6 +163,10 @@ class VLLMBackend:
             if p and self.vocab.kind(t) in (TokenKind.CONTROL, TokenKind.USER_DEFINED)
         ]
         self._bos_added_by_server = self._server_adds_bos()
+        if self._bos_added_by_server and not self.vocab.add_bos:
+            # tokenizer_config.json does not say so, but the model's tokenizer adds BOS: the
+            # prompts playground builds must start with it too (Gemma degrades without it)
+            self.vocab = dataclasses.replace(self.vocab, add_bos=True)
         notes = {}
         if self.vocab.bos is not None and not self._bos_added_by_server:
             notes["vocab.bos_note"] = (
@@ -249,7 +262,7 @@ class VLLMBackend:
             raise Unsupported(
                 self.info.name,
                 "tokenizing special-token text as plain text",
-                "vLLM's /tokenize always turns special-token text into the special token",
+                _REASONS["special_text_as_plain"],
             )
         ids = self._tokenize_raw(data, add_special=False) if data else []
         bos = self.vocab.bos
@@ -355,6 +368,9 @@ class VLLMBackend:
             "stream": True,
             "stream_options": {"include_usage": True},
             "stop": list(stop),
+            # every end-of-generation token of the vocabulary, as in-process: a converted
+            # folder's generation_config.json may name only EOS
+            "stop_token_ids": sorted(self.vocab.eog),
             **self._sampling(s),
         }
         t0 = time.perf_counter()
