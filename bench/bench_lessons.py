@@ -56,6 +56,8 @@ def main(argv: list[str]) -> int:
         aligned_template=spec_a.template or "default",
         base_system=spec_b.system,
         aligned_system=spec_a.system,
+        base_name=spec_b.name,
+        aligned_name=spec_a.name,
     )
     prompt = question_prompt(pair, "base", QUESTIONS[0].text)
     generate(pair, "base", prompt.ids, GREEDY, 4)  # warm up
