@@ -157,6 +157,19 @@ def test_every_token_comes_with_its_top_k(backends: BackendPair) -> None:
         assert [t.piece for t in ev.top] == [model.vocab.piece(t.id) for t in ev.top]
 
 
+def test_a_sampler_trace_comes_when_the_flag_says_so(backends: BackendPair) -> None:
+    """The inspector shows what the sampler did where `sampler_trace` is on, and greys the
+    section out with the reason where it is off: a flag that is on must deliver a trace."""
+    model = backends.aligned
+    events, _ = drain(model.stream(chatml(model, "hello"), max_tokens=4, top_k=5))
+    caps = model.capabilities
+    if caps.sampler_trace:
+        assert all(ev.trace is not None for ev in events)
+    else:
+        assert caps.why_not("sampler_trace")
+        assert all(ev.trace is None for ev in events)
+
+
 def test_a_top_k_beyond_the_backend_is_refused(backends: BackendPair) -> None:
     model = backends.base
     too_many = model.capabilities.max_top_k + 1

@@ -113,6 +113,8 @@ _REASONS: dict[str, str] = {
     "boost, ban EOS, the adapter's rules) need the raw logits of every step",
     "logit_rows": "llama-server sends the top-k, not whole next-token distributions, so the "
     "KL between the two models cannot be computed",
+    "sampler_trace": "llama-server samples on its side and reports no trace of what its "
+    "sampler did to each token",
 }
 
 
@@ -128,6 +130,7 @@ def capabilities(max_top_k: int) -> Capabilities:
         live_sampler_changes=False,
         logit_tricks=False,
         logit_rows=False,
+        sampler_trace=False,
         kv_reuse=True,
         settings=ALL_SETTINGS - TRICK_FIELDS,
         reasons=reasons,
