@@ -177,6 +177,10 @@ def test_default_settings_keep_the_base_model_running(tiny_base: LlamaModel) -> 
     assert base.template == "plain" and not base.template_stops
     assert aligned.template_stops
     assert "pre-training" in pr.default_reason(tiny_base, "plain", "base")
+    # the panel names the system prompt models.toml sets, or says there is none
+    why = pr.default_reason(tiny_base, "chatml", "aligned", "Be brief.")
+    assert "'Be brief.'" in why and "no system prompt" not in why
+    assert "no system prompt" in pr.default_reason(tiny_base, "chatml", "aligned", "")
 
 
 def test_saved_prompt_settings_read_back_exactly() -> None:

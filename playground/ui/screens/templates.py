@@ -78,6 +78,8 @@ class TemplatesScreen(ModalScreen[None]):
                                       background: $surface; }
     TemplatesScreen .counts { height: auto; color: $text-muted; }
     TemplatesScreen .warnings { height: auto; color: $warning; }
+    /* the reason for the default is a paragraph: wrap it, a Label's auto width crops it */
+    TemplatesScreen .why { width: 1fr; height: auto; }
     """
     BINDINGS = [Binding("escape,f3", "dismiss", "Close")]
 
@@ -92,7 +94,7 @@ class TemplatesScreen(ModalScreen[None]):
             for side in SIDES:
                 with TabPane(side, id=f"ttab-{side}"), VerticalScroll():
                     current = self.playground.templates.get(side)
-                    yield Label("", id=f"why-{side}")
+                    yield Label("", id=f"why-{side}", classes="why")
                     yield Select(
                         names,
                         value=current if current in dict(names) else Select.NULL,
