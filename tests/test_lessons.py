@@ -182,6 +182,11 @@ def test_text_render_in_both_languages(pair: LessonPair) -> None:
     zh = render(r, "zh", width=60)
     assert "document simulator" in en and "文档模拟器" in zh
     assert r.to_json("zh")["title"] == "基座模型是文档模拟器"
+    # the tables' headers follow the language too, in the terminal and in the report
+    assert "mean length (tokens)" in en and "平均长度（词元）" not in en
+    assert "平均长度（词元）" in zh and "mean length (tokens)" not in zh
+    table = r.to_json("zh")["figures"][1]
+    assert table["columns"] == ["", "停止", "回答", "平均长度（词元）"]
 
 
 class _TopKOnly:

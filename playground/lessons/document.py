@@ -125,7 +125,12 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         ),
         Table(
             Bilingual("Both models, side by side", "两个模型并排"),
-            ("", "stopped", "answered", "mean length (tokens)"),
+            (
+                "",
+                Bilingual("stopped", "停止"),
+                Bilingual("answered", "回答"),
+                Bilingual("mean length (tokens)", "平均长度（词元）"),
+            ),
             tuple(
                 (
                     f"{side}: {pair.name(side)}",
@@ -138,7 +143,7 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         ),
         Table(
             Bilingual("What the base model does instead of stopping", "基座模型不停下时在做什么"),
-            ("behaviour", "行为", "replies"),
+            ("behaviour", "行为", Bilingual("replies", "回复数")),
             tuple(
                 (b.value, BEHAVIOUR_ZH[b], str(base_b.get(b.value, 0)))
                 for b in (
@@ -151,7 +156,15 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         ),
         Table(
             Bilingual("Every reply", "每一条回复"),
-            ("question", "side", "stopped", "answered", "tokens", "behaviour", "reply"),
+            (
+                Bilingual("question", "问题"),
+                Bilingual("side", "模型"),
+                Bilingual("stopped", "停止"),
+                Bilingual("answered", "回答"),
+                Bilingual("tokens", "词元数"),
+                Bilingual("behaviour", "行为"),
+                Bilingual("reply", "回复"),
+            ),
             tuple(rows),
         ),
     )

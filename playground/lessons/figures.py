@@ -31,7 +31,8 @@ class Table:
     """Rows of cells under a header; cells are already text (numbers formatted by the lesson)."""
 
     title: Bilingual
-    columns: tuple[str, ...]
+    columns: tuple[str | Bilingual, ...]
+    """Header cells: words in both languages; a str stays as it is in both (a model name)."""
     rows: tuple[tuple[str, ...], ...]
     kind: Literal["table"] = "table"
 

@@ -184,7 +184,13 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
     figures = (
         Table(
             Bilingual("Answers and stops: alone and nudged", "回答与停止：单独与被引导"),
-            ("", "answers", "stops", "mean length", "tokens by aligned"),
+            (
+                "",
+                Bilingual("answers", "回答"),
+                Bilingual("stops", "停止"),
+                Bilingual("mean length", "平均长度"),
+                Bilingual("tokens by aligned", "对齐模型写的词元"),
+            ),
             compare,
         ),
         Bars(
@@ -203,7 +209,12 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         ),
         Table(
             Bilingual("Tokens handed over", "交给对齐模型的词元"),
-            ("base wanted", "aligned wrote", "why", "times"),
+            (
+                Bilingual("base wanted", "基座模型想写"),
+                Bilingual("aligned wrote", "对齐模型写了"),
+                Bilingual("why", "原因"),
+                Bilingual("times", "次数"),
+            ),
             tuple((b, a, why, str(k)) for (b, a, why), k in swaps.most_common(12)),
         ),
         TokenStrip(

@@ -123,7 +123,13 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
             Bilingual(
                 "Same question, different seeds and temperatures", "同一问题，不同种子和温度"
             ),
-            ("side", "temperature", "distinct replies", "distinct-2", "replies (one per seed)"),
+            (
+                Bilingual("side", "模型"),
+                Bilingual("temperature", "温度"),
+                Bilingual("distinct replies", "不同回复数"),
+                "distinct-2",
+                Bilingual("replies (one per seed)", "回复（每个种子一条）"),
+            ),
             tuple(rows),
         ),
         Bars(

@@ -190,7 +190,13 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
     figures: tuple[Figure, ...] = (
         Table(
             Bilingual("One conversation, three token sequences", "同一段对话，三种词元序列"),
-            ("layout of", "template", "tokenizer", "tokens", "special"),
+            (
+                Bilingual("layout of", "布局"),
+                Bilingual("template", "模板"),
+                Bilingual("tokenizer", "分词器"),
+                Bilingual("tokens", "词元数"),
+                Bilingual("special", "特殊词元"),
+            ),
             count_rows,
         ),
         *(

@@ -140,7 +140,11 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         ),
         Table(
             Bilingual("Most-shifted tokens", "偏移最大的词元"),
-            ("token", "times shifted", "worst rank"),
+            (
+                Bilingual("token", "词元"),
+                Bilingual("times shifted", "偏移次数"),
+                Bilingual("worst rank", "最差排名"),
+            ),
             tuple((piece, str(len(r)), str(max(r))) for piece, r in most),
         ),
         Table(
@@ -148,7 +152,12 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
                 "Where the end-of-turn token ranks under the base model",
                 "轮次结束词元在基座模型下的排名",
             ),
-            ("question", "token", "base rank", "class"),
+            (
+                Bilingual("question", "问题"),
+                Bilingual("token", "词元"),
+                Bilingual("base rank", "基座模型排名"),
+                Bilingual("class", "类别"),
+            ),
             tuple(eot_rows),
         ),
     ]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from playground.lessons.figures import (
     Bars,
+    Bilingual,
     Figure,
     Lang,
     LessonResult,
@@ -170,7 +171,8 @@ def sparkline(values: Sequence[float], top: float) -> str:
 def figure_lines(fig: Figure, lang: Lang, width: int) -> list[str]:
     out = [fig.title.get(lang)]
     if isinstance(fig, Table):
-        out.extend(table_lines(fig.columns, fig.rows, width))
+        head = [c.get(lang) if isinstance(c, Bilingual) else c for c in fig.columns]
+        out.extend(table_lines(head, fig.rows, width))
     elif isinstance(fig, Bars):
         label_w = min(max((cell_width(b.label) for b in fig.bars), default=0), width // 3)
         text_w = max((cell_width(b.text) for b in fig.bars), default=0)

@@ -161,7 +161,14 @@ def run(pair: LessonPair, options: RunOptions) -> LessonResult:
         ),
         Table(
             Bilingual("Each trick on the base model", "基座模型上的每个技巧"),
-            ("trick", "template", "ends on its own", "by end token", "answers", "mean length"),
+            (
+                Bilingual("trick", "技巧"),
+                Bilingual("template", "模板"),
+                Bilingual("ends on its own", "自行结束"),
+                Bilingual("by end token", "由结束词元"),
+                Bilingual("answers", "回答"),
+                Bilingual("mean length", "平均长度"),
+            ),
             tuple(
                 (
                     t.label,
