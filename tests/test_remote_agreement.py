@@ -19,6 +19,8 @@ import pytest
 from playground.analysis.shift import analyse_reply
 from playground.engine.backend import Backend
 from playground.engine.remote import Endpoint, open_server
+from playground.engine.remote.after_chain import prob_after_chain
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import TokenEvent
 from tests.servers import llama_server
 
@@ -144,3 +146,21 @@ def test_server_scores_are_the_token_by_token_values(demo_router, gemma) -> None
     )
     assert served_drift < 2e-3
     assert all(s.rank == 1 for s in served)  # a greedy reply is each step's top token
+
+
+def test_sampled_tokens_carry_their_probability_after_the_chain(demo_router, smollm2) -> None:  # type: ignore[no-untyped-def]
+    """A sampled reply on the server: each token's probability after the chain (worked out
+    from the server's top-k, which the top-k sampler's 10 fit in) is the one the in-process
+    engine's full distribution gives at the same position."""
+    _, aligned = demo_router
+    s = SamplerSettings(temperature=0.9, top_k=10, seed=5)
+    prompt = chat(aligned, "Name three fruits.")
+    events = [
+        e for e in aligned.stream(prompt, settings=s, max_tokens=24) if isinstance(e, TokenEvent)
+    ]
+    assert events and all(0.0 < e.prob_after <= 1.0 for e in events)
+    assert any(e.prob_after < 0.9 for e in events)  # the chain left real choices
+    scored = smollm2.score(prompt, [e.id for e in events], top_k=10)
+    for ev, sc in zip(events, scored, strict=True):
+        local = prob_after_chain(sc.top, sc.id, sc.logprob, s)
+        assert ev.prob_after == pytest.approx(local, abs=0.02)

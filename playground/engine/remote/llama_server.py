@@ -45,6 +45,7 @@ from playground.engine.backend import (
     Unsupported,
 )
 from playground.engine.errors import PromptTooLong
+from playground.engine.remote.after_chain import prob_after_chain
 from playground.engine.remote.common import (
     MIN_SCORE_K,
     best_candidate,
@@ -421,13 +422,18 @@ class LlamaServerBackend:
 
     # ------------------------------------------------------------------ sampling
 
-    def _sampling(self, s: SamplerSettings) -> dict[str, Any]:
-        bias: list[list[Any]] = [[t, False if b == -math.inf else b] for t, b in s.logit_bias]
+    def _biases(self, s: SamplerSettings) -> dict[int, float]:
+        """The logit biases by token id, the ones given as text resolved (-inf bans)."""
+        out = dict(s.logit_bias)
         for text, b in s.logit_bias_text:
             ids = self.vocab.ids_of_piece(text.encode("utf-8")) or self.tokenize(
                 text, special=False
             )
-            bias += [[t, False if b == -math.inf else b] for t in ids]
+            out.update(dict.fromkeys(ids, b))
+        return out
+
+    def _sampling(self, s: SamplerSettings) -> dict[str, Any]:
+        bias = [[t, False if b == -math.inf else b] for t, b in self._biases(s).items()]
         return {
             "temperature": max(0.0, s.temperature),
             # Greedy takes the arg-max whatever top-k keeps, so keep one: with top-k off the
@@ -495,9 +501,10 @@ class LlamaServerBackend:
         """Generate on the server: one TokenEvent per token (every token, in order), then
         one Finished. See the contract (playground.engine.backend.Backend.stream).
 
-        `prob_after` is 1.0 for greedy decoding and NaN otherwise: the server reports either
-        the distribution before the sampler or the one after it, and the top-k before it is
-        what the playground shows.
+        `prob_after` is worked out from the top-k before the sampler (the server reports
+        that one or the one after it, never both, and the playground shows the one before):
+        exact where the chain's kept set lies inside the list, NaN where it cannot be known
+        (see playground.engine.remote.after_chain).
 
         Raises:
             PromptTooLong, Unsupported: before anything is sent.
@@ -526,11 +533,15 @@ class LlamaServerBackend:
         top_k: int,
         cancel: CancelCheck | None,
     ) -> Iterator[StreamItem]:
+        # Enough alternatives that a top-k sampler's kept set is all in the list, so the
+        # probability after the chain can be worked out (after_chain.py).
+        chain_k = s.top_k if 0 < s.top_k <= self.capabilities.max_top_k else 0
+        biases = self._biases(s)
         body = self._with_model(
             {
                 "prompt": tokens,
                 "n_predict": max_tokens,
-                "n_probs": max(top_k, 1),
+                "n_probs": max(top_k, chain_k, 1),
                 "stream": True,
                 "cache_prompt": True,
                 "return_tokens": True,
@@ -560,7 +571,7 @@ class LlamaServerBackend:
                 text="" if is_eog else text.push(piece),
                 logprob=logprob,
                 top=top[:top_k],
-                prob_after=1.0 if s.greedy else math.nan,
+                prob_after=prob_after_chain(top, tok, logprob, s, biases),
                 is_eog=is_eog,
             )
 

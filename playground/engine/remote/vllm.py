@@ -42,6 +42,7 @@ from playground.engine.backend import (
     Unsupported,
 )
 from playground.engine.errors import PromptTooLong
+from playground.engine.remote.after_chain import prob_after_chain
 from playground.engine.remote.common import scored_token
 from playground.engine.remote.errors import ServerProtocolError, WrongModel
 from playground.engine.remote.hf_tokenizer import load_hf_tokenizer
@@ -298,6 +299,17 @@ class VLLMBackend:
             body["seed"] = s.seed
         return body
 
+    @staticmethod
+    def _prob_after(
+        top: tuple[TopEntry, ...], tok: int, logprob: float, s: SamplerSettings
+    ) -> float:
+        """The arg-max's probability for greedy decoding without biases, as in-process; NaN
+        otherwise: vLLM reports the distribution before its sampler, and it tempers before
+        it truncates (llama.cpp's chain, which after_chain.py follows, the other way)."""
+        if not s.greedy or s.logit_bias or s.logit_bias_text:
+            return math.nan
+        return prob_after_chain(top, tok, logprob, s)
+
     def _check_top_k(self, top_k: int) -> None:
         if top_k > self.capabilities.max_top_k:
             raise Unsupported(
@@ -329,8 +341,8 @@ class VLLMBackend:
     ) -> Iterator[StreamItem]:
         """Generate on vLLM: one TokenEvent per token, then one Finished (see the contract).
 
-        `prob_after` is 1.0 for greedy decoding and NaN otherwise (vLLM reports the
-        distribution before the sampler).
+        `prob_after` is the token's probability for greedy decoding without biases and NaN
+        otherwise (vLLM reports the distribution before the sampler; see _prob_after).
 
         Raises:
             PromptTooLong, Unsupported: before anything is sent.
@@ -400,15 +412,17 @@ class VLLMBackend:
                         piece = vocab.pieces[tok]
                         generated.append(tok)
                         events.received = len(generated)
+                        logprob = float(lp["token_logprobs"][i])
+                        top = self._top((lp.get("top_logprobs") or [None] * (i + 1))[i], top_k)
                         yield TokenEvent(
                             index=len(generated) - 1,
                             id=tok,
                             piece=piece,
                             kind=vocab.kind(tok),
                             text="" if is_eog else text.push(piece),
-                            logprob=float(lp["token_logprobs"][i]),
-                            top=self._top((lp.get("top_logprobs") or [None] * (i + 1))[i], top_k),
-                            prob_after=1.0 if s.greedy else math.nan,
+                            logprob=logprob,
+                            top=top,
+                            prob_after=self._prob_after(top, tok, logprob, s),
                             is_eog=is_eog,
                         )
                     if choice.get("finish_reason"):

@@ -160,9 +160,13 @@ class TokenInspector(Static):
         head.append(f"{side} token #{ev.index} ", "bold")
         head.append(f"{visible_piece(ev.piece, ev.kind)!r}", "reverse")
         if forced is None:
-            head.append(
-                f" id {ev.id} {ev.kind.value}  p={ev.prob:.3f}  after sampler={ev.prob_after:.3f}"
+            after = (
+                "not known (the server sent its top-k before the sampler, which does not "
+                "decide it with these settings)"
+                if math.isnan(ev.prob_after)
+                else f"{ev.prob_after:.3f}"
             )
+            head.append(f" id {ev.id} {ev.kind.value}  p={ev.prob:.3f}  after sampler={after}")
         else:
             head.append(f" id {ev.id} {ev.kind.value}  FORCED  p before={ev.prob:.3f}")
         if other is not None and other.rank is not None and other.logprob is not None:
