@@ -141,6 +141,13 @@ class TurnFlow(ForkFlow):
         pane.refresh_body()
         for job in self.session.score_jobs(turn):
             self._launch(job)
+            node = self._turn(job.work.node)
+            shown = node is not None and self.session.tree.on_screen(node)
+            if job.work.side == "aligned" and shown:
+                # both replies are in: say that the ranking runs, not that it waits
+                self.query_one(ShiftChart).show_counts(
+                    Counter(), note="shift: ranking the aligned reply under the base model…"
+                )
 
     @on(CallDone)
     def _call_done(self, msg: CallDone) -> None:

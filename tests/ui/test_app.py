@@ -461,3 +461,41 @@ async def test_inspector_is_compact_in_a_short_terminal(
         assert "top-3 aligned" in text and "3. " in text and "4. " not in text
         # the panes keep room to read: 6 rows of reply each (4 with the full top-5)
         assert app.pane("base").body.size.height >= 6
+
+
+async def test_the_shift_bar_says_it_ranks_once_both_replies_are_in(
+    tiny_config: Config, data_dir: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Between the last token and the ranked bar, the bar says the ranking runs (it said
+    'waiting for both replies' with both replies on screen)."""
+    import threading
+
+    import playground.session.core as core
+    from playground.ui.widgets.shift_chart import ShiftChart
+
+    release = threading.Event()
+    real = core.analyse_turn
+
+    def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        release.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core, "analyse_turn", held)
+    app = PlaygroundApp(tiny_config, max_tokens=12)
+    async with app.run_test(size=SIZE) as pilot:
+        await models_loaded(pilot)
+        await send(pilot, "Hello")
+
+        def chart() -> str:
+            return str(app.query_one(ShiftChart).content)
+
+        def both_finished() -> bool:
+            lasts = [app.transcripts[s].last for s in ("base", "aligned")]
+            return all(t is not None and t.reason is not None for t in lasts)
+
+        await wait_until(pilot, both_finished)
+        await pilot.pause()
+        assert "ranking the aligned reply" in chart()
+        release.set()
+        await app.workers.wait_for_complete()
+        await wait_until(pilot, lambda: "unshifted" in chart())
