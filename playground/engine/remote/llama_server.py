@@ -432,8 +432,11 @@ class LlamaServerBackend:
             out.update(dict.fromkeys(ids, b))
         return out
 
-    def _sampling(self, s: SamplerSettings) -> dict[str, Any]:
-        bias = [[t, False if b == -math.inf else b] for t, b in self._biases(s).items()]
+    def _sampling(
+        self, s: SamplerSettings, biases: dict[int, float] | None = None
+    ) -> dict[str, Any]:
+        given = self._biases(s) if biases is None else biases
+        bias = [[t, False if b == -math.inf else b] for t, b in given.items()]
         return {
             "temperature": max(0.0, s.temperature),
             # Greedy takes the arg-max whatever top-k keeps, so keep one: with top-k off the
@@ -546,7 +549,7 @@ class LlamaServerBackend:
                 "cache_prompt": True,
                 "return_tokens": True,
                 "stop": list(stop),
-                **self._sampling(s),
+                **self._sampling(s, biases),
             }
         )
         t0 = time.perf_counter()

@@ -277,14 +277,23 @@ class VLLMBackend:
 
     # ------------------------------------------------------------------ sampling
 
-    def _sampling(self, s: SamplerSettings) -> dict[str, Any]:
-        bias: dict[str, float] = {}
-        for t, b in s.logit_bias:
-            bias[str(t)] = -100.0 if b == -math.inf else max(-100.0, min(100.0, b))
+    def _biases(self, s: SamplerSettings) -> dict[int, float]:
+        """The logit biases by token id as vLLM applies them (within +-100; a ban is -100),
+        the ones given as text resolved."""
+        out: dict[int, float] = {}
+        pairs = list(s.logit_bias)
         for text, b in s.logit_bias_text:
             ids = self.vocab.ids_of_piece(text.encode("utf-8")) or self.tokenize(text)
-            for t in ids:
-                bias[str(t)] = -100.0 if b == -math.inf else max(-100.0, min(100.0, b))
+            pairs += [(t, b) for t in ids]
+        for t, b in pairs:
+            out[t] = -100.0 if b == -math.inf else max(-100.0, min(100.0, b))
+        return out
+
+    def _sampling(
+        self, s: SamplerSettings, biases: dict[int, float] | None = None
+    ) -> dict[str, Any]:
+        given = self._biases(s) if biases is None else biases
+        bias = {str(t): b for t, b in given.items()}
         body: dict[str, Any] = {
             "temperature": max(0.0, s.temperature),
             "top_k": s.top_k if s.top_k > 0 else -1,
@@ -301,14 +310,19 @@ class VLLMBackend:
 
     @staticmethod
     def _prob_after(
-        top: tuple[TopEntry, ...], tok: int, logprob: float, s: SamplerSettings
+        top: tuple[TopEntry, ...],
+        tok: int,
+        logprob: float,
+        s: SamplerSettings,
+        bias: dict[int, float],
     ) -> float:
-        """The arg-max's probability for greedy decoding without biases, as in-process; NaN
-        otherwise: vLLM reports the distribution before its sampler, and it tempers before
-        it truncates (llama.cpp's chain, which after_chain.py follows, the other way)."""
-        if not s.greedy or s.logit_bias or s.logit_bias_text:
+        """The arg-max's probability for greedy decoding, as in-process (biases included
+        where the biased tokens are in the list); NaN when sampling: vLLM reports the
+        distribution before its sampler, and it tempers before it truncates (llama.cpp's
+        chain, which after_chain.py follows, the other way round)."""
+        if not s.greedy:
             return math.nan
-        return prob_after_chain(top, tok, logprob, s)
+        return prob_after_chain(top, tok, logprob, s, bias)
 
     def _check_top_k(self, top_k: int) -> None:
         if top_k > self.capabilities.max_top_k:
@@ -371,6 +385,7 @@ class VLLMBackend:
         cancel: CancelCheck | None,
     ) -> Iterator[StreamItem]:
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
+        biases = self._biases(s)
         body = {
             "model": self.server_model,
             "prompt": tokens,
@@ -383,7 +398,7 @@ class VLLMBackend:
             # every end-of-generation token of the vocabulary, as in-process: a converted
             # folder's generation_config.json may name only EOS
             "stop_token_ids": sorted(self.vocab.eog),
-            **self._sampling(s),
+            **self._sampling(s, biases),
         }
         t0 = time.perf_counter()
         t_first: float | None = None
@@ -422,7 +437,7 @@ class VLLMBackend:
                             text="" if is_eog else text.push(piece),
                             logprob=logprob,
                             top=top,
-                            prob_after=self._prob_after(top, tok, logprob, s),
+                            prob_after=self._prob_after(top, tok, logprob, s, biases),
                             is_eog=is_eog,
                         )
                     if choice.get("finish_reason"):
