@@ -9,14 +9,26 @@ beyond.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from playground.engine.settings import SamplerSettings
 from playground.engine.types import ScoredToken, TokenKind, TopEntry
 from playground.engine.vocab import Vocab
 
 MIN_SCORE_K = 10
 """Scoring asks a server for at least this many alternatives per position, so ranks up to
 10 are exact whatever top-k the caller wants back (the shift classes need 3)."""
+
+
+def biases_by_id(
+    s: SamplerSettings, ids_of_text: Callable[[str], Sequence[int]]
+) -> dict[int, float]:
+    """The settings' logit biases by token id, those given as text resolved with the
+    backend's own `ids_of_text` (-inf bans; a later entry for an id wins)."""
+    out = dict(s.logit_bias)
+    for text, b in s.logit_bias_text:
+        out.update(dict.fromkeys(ids_of_text(text), b))
+    return out
 
 
 def scored_token(

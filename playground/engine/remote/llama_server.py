@@ -49,6 +49,7 @@ from playground.engine.remote.after_chain import prob_after_chain
 from playground.engine.remote.common import (
     MIN_SCORE_K,
     best_candidate,
+    biases_by_id,
     incomplete_utf8_tail,
     scored_token,
     segmentations,
@@ -423,20 +424,16 @@ class LlamaServerBackend:
     # ------------------------------------------------------------------ sampling
 
     def _biases(self, s: SamplerSettings) -> dict[int, float]:
-        """The logit biases by token id, the ones given as text resolved (-inf bans)."""
-        out = dict(s.logit_bias)
-        for text, b in s.logit_bias_text:
-            ids = self.vocab.ids_of_piece(text.encode("utf-8")) or self.tokenize(
-                text, special=False
-            )
-            out.update(dict.fromkeys(ids, b))
-        return out
+        """The logit biases by token id (-inf bans); a text is one piece or its tokens."""
+        return biases_by_id(
+            s,
+            lambda text: (
+                self.vocab.ids_of_piece(text.encode("utf-8")) or self.tokenize(text, special=False)
+            ),
+        )
 
-    def _sampling(
-        self, s: SamplerSettings, biases: dict[int, float] | None = None
-    ) -> dict[str, Any]:
-        given = self._biases(s) if biases is None else biases
-        bias = [[t, False if b == -math.inf else b] for t, b in given.items()]
+    def _sampling(self, s: SamplerSettings, biases: Mapping[int, float]) -> dict[str, Any]:
+        bias = [[t, False if b == -math.inf else b] for t, b in biases.items()]
         return {
             "temperature": max(0.0, s.temperature),
             # Greedy takes the arg-max whatever top-k keeps, so keep one: with top-k off the
@@ -609,7 +606,7 @@ class LlamaServerBackend:
             if left > 0:
                 # Tokens at the very end that stopped inside a UTF-8 character were never
                 # sent: take them again from the server, then their probabilities.
-                for tok, lp, top in self._tail(tokens + generated, left, s, top_k):
+                for tok, lp, top in self._tail(tokens + generated, left, s, biases, top_k):
                     yield event(tok, lp, top)
             kind = final.get("stop_type")
             if kind == "eos" or (generated and generated[-1] in vocab.eog):
@@ -662,7 +659,12 @@ class LlamaServerBackend:
             yield tok, st.logprob, st.top
 
     def _tail(
-        self, prefix: list[int], count: int, s: SamplerSettings, top_k: int
+        self,
+        prefix: list[int],
+        count: int,
+        s: SamplerSettings,
+        biases: Mapping[int, float],
+        top_k: int,
     ) -> Iterator[tuple[int, float, tuple[TopEntry, ...]]]:
         got = self.client.post(
             "/completion",
@@ -672,7 +674,7 @@ class LlamaServerBackend:
                     "n_predict": count,
                     "cache_prompt": True,
                     "return_tokens": True,
-                    **self._sampling(s),
+                    **self._sampling(s, biases),
                 }
             ),
             what="the last tokens of the reply",

@@ -43,7 +43,7 @@ from playground.engine.backend import (
 )
 from playground.engine.errors import PromptTooLong
 from playground.engine.remote.after_chain import prob_after_chain
-from playground.engine.remote.common import scored_token
+from playground.engine.remote.common import biases_by_id, scored_token
 from playground.engine.remote.errors import ServerProtocolError, WrongModel
 from playground.engine.remote.hf_tokenizer import load_hf_tokenizer
 from playground.engine.remote.http import Endpoint, HttpClient
@@ -278,22 +278,17 @@ class VLLMBackend:
     # ------------------------------------------------------------------ sampling
 
     def _biases(self, s: SamplerSettings) -> dict[int, float]:
-        """The logit biases by token id as vLLM applies them (within +-100; a ban is -100),
-        the ones given as text resolved."""
-        out: dict[int, float] = {}
-        pairs = list(s.logit_bias)
-        for text, b in s.logit_bias_text:
-            ids = self.vocab.ids_of_piece(text.encode("utf-8")) or self.tokenize(text)
-            pairs += [(t, b) for t in ids]
-        for t, b in pairs:
-            out[t] = -100.0 if b == -math.inf else max(-100.0, min(100.0, b))
-        return out
+        """The logit biases by token id as vLLM applies them (within +-100; a ban is -100);
+        a text is one piece or its tokens."""
+        given = biases_by_id(
+            s, lambda text: self.vocab.ids_of_piece(text.encode("utf-8")) or self.tokenize(text)
+        )
+        return {
+            t: -100.0 if b == -math.inf else max(-100.0, min(100.0, b)) for t, b in given.items()
+        }
 
-    def _sampling(
-        self, s: SamplerSettings, biases: dict[int, float] | None = None
-    ) -> dict[str, Any]:
-        given = self._biases(s) if biases is None else biases
-        bias = {str(t): b for t, b in given.items()}
+    def _sampling(self, s: SamplerSettings, biases: Mapping[int, float]) -> dict[str, Any]:
+        bias = {str(t): b for t, b in biases.items()}
         body: dict[str, Any] = {
             "temperature": max(0.0, s.temperature),
             "top_k": s.top_k if s.top_k > 0 else -1,
@@ -314,7 +309,7 @@ class VLLMBackend:
         tok: int,
         logprob: float,
         s: SamplerSettings,
-        bias: dict[int, float],
+        bias: Mapping[int, float],
     ) -> float:
         """The arg-max's probability for greedy decoding, as in-process (biases included
         where the biased tokens are in the list); NaN when sampling: vLLM reports the
