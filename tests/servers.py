@@ -52,14 +52,19 @@ def llama_server_binary() -> Path | None:
     return Path(found) if found else None
 
 
+def _missing(message: str) -> NoReturn:
+    """A server the tests need is not set up: skip with how to set it up, or fail in CI,
+    where `.ci/run` sets every one up first."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_llama_server() -> Path:
     """The binary, or skip (fail in CI) with how to build it."""
     binary = llama_server_binary()
     if binary is None or not binary.is_file():
-        message = f"llama-server is not built: {BUILD_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"llama-server is not built: {BUILD_HINT}")
     return binary
 
 
@@ -210,8 +215,7 @@ def vllm_python() -> Path | None:
 
 
 def hf_folder(name: str) -> Path:
-    cache = ci_cache()
-    return cache / name
+    return ci_cache() / name
 
 
 def require_vllm() -> Path:
@@ -221,12 +225,6 @@ def require_vllm() -> Path:
     if py is None:
         _missing(f"vLLM is not set up: {VLLM_HINT}")
     return py
-
-
-def _missing(message: str) -> NoReturn:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 # One thread per server, bound to no core and sleeping while it waits: the tests share two
